@@ -1,0 +1,131 @@
+"""The Starlette application: routes, shared state, start-up and shut-down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any, AsyncIterator, Coroutine
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .config import Settings
+from .db import Database
+from .endpoints import assets, catalog, empty_cart, events
+from .errors import ApiError, api_error_handler
+from .http import RateLimiter
+from .render import Renderer
+from .shops import ShopRegistry
+from .snippet import Snippet
+from .tokens import VisitorTokens
+
+log = logging.getLogger("cartback")
+
+
+def _ensure_secret(conn) -> str:
+    # Generated once and kept in the database, so tokens survive restarts with no configuration.
+    row = conn.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+    if row:
+        return row[0]
+    secret = secrets.token_urlsafe(32)
+    conn.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (secret,))
+    return secret
+
+
+async def preflight(request: Request) -> Response:
+    # The snippet sends text/plain, which needs no preflight; other clients posting JSON do.
+    # Whether this origin may call for a given shop is checked on the real request.
+    origin = request.headers.get("origin", "")
+    return Response(status_code=204, headers={
+        "access-control-allow-origin": origin or "*",
+        "access-control-allow-methods": "GET, POST",
+        "access-control-allow-headers": "content-type",
+        "access-control-max-age": "86400",
+        "vary": "Origin",
+    })
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return ApiError(exc.status_code, code, f"path: {exc.detail} ({request.method} {request.url.path})",
+                    "path").to_response()
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": {"code": "internal", "message": "internal error; see the server log"}},
+                        status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state = app.state
+        db = Database(settings.db_path, readers=settings.readers)
+        await db.start()
+        secret = await db.write(_ensure_secret)
+        state.db = db
+        state.tokens = VisitorTokens(secret, settings.token_max_age_days * 86400)
+        try:
+            yield
+        finally:
+            if state.tasks:
+                await asyncio.gather(*state.tasks, return_exceptions=True)
+            await db.close()
+
+    app = Starlette(
+        routes=[
+            *assets.routes(settings),
+            *events.routes,
+            *empty_cart.routes,
+            *catalog.routes,
+            Route("/v1/{rest:path}", preflight, methods=["OPTIONS"]),
+        ],
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    state = app.state
+    state.settings = settings
+    state.snippet = Snippet.load(settings.snippet_path)
+    state.renderer = Renderer(settings.templates_dir)
+    state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    state.shops = ShopRegistry(_LazyDb(app))
+    state.tasks = set()
+
+    def spawn(coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        state.tasks.add(task)
+        task.add_done_callback(_finished(state.tasks))
+
+    def invalidate_shop(shop_id: str) -> None:
+        state.shops.forget(shop_id)
+
+    state.spawn = spawn
+    state.invalidate_shop = invalidate_shop
+    return app
+
+
+class _LazyDb:
+    """The registry is built before start-up opens the database."""
+
+    def __init__(self, app: Starlette) -> None:
+        self._app = app
+
+    async def fetchone(self, sql: str, params: Any = ()) -> tuple | None:
+        return await self._app.state.db.fetchone(sql, params)
+
+
+def _finished(tasks: set):
+    def done(task: asyncio.Task) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background write failed", exc_info=task.exception())
+    return done

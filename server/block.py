@@ -1,0 +1,103 @@
+"""Which products go in which section of the block. Pure rules, no I/O.
+
+The rules merchants ask for, and the complaints they answer: no section header without products,
+no product twice, nothing out of stock, nothing in the current cart, a bought product not pushed
+again, never random filler (an empty answer beats padding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SECTION_KEYS = ("cart", "viewed", "favorites", "similar")
+
+
+@dataclass
+class HistoryItem:
+    """One product the visitor touched, with its catalog (or browser-reported) details."""
+
+    product_id: str
+    viewed_at: float | None
+    views: int
+    carted_at: float | None
+    in_cart: bool
+    fav_at: float | None
+    bought_at: float | None
+    last_at: float
+    product: dict[str, Any] | None  # None when the shop has no details for it
+
+
+@dataclass
+class Section:
+    key: str
+    products: list[dict[str, Any]] = field(default_factory=list)
+
+
+def showable(product: dict[str, Any] | None) -> bool:
+    """A card needs a name and a link, and the product must be in stock."""
+    return bool(product and product.get("name") and product.get("url") and product.get("in_stock", 1))
+
+
+def _bought_and_untouched(item: HistoryItem) -> bool:
+    # Bought, and not viewed, carted or favourited again since: do not push it again.
+    if item.bought_at is None:
+        return False
+    later = max(item.viewed_at or 0, item.carted_at or 0, item.fav_at or 0)
+    return later <= item.bought_at
+
+
+def section_candidates(history: list[HistoryItem], settings: dict[str, Any]) -> dict[str, list[HistoryItem]]:
+    rebuy = bool(settings.get("rebuy_in_cart_history"))
+    cart = [i for i in history if i.carted_at is not None and (rebuy or not _bought_and_untouched(i))]
+    viewed = [i for i in history if i.viewed_at is not None and not _bought_and_untouched(i)]
+    favorites = [i for i in history if i.fav_at is not None and not _bought_and_untouched(i)]
+    cart.sort(key=lambda i: i.carted_at or 0, reverse=True)
+    viewed.sort(key=lambda i: i.viewed_at or 0, reverse=True)
+    favorites.sort(key=lambda i: i.fav_at or 0, reverse=True)
+    return {"cart": cart, "viewed": viewed, "favorites": favorites}
+
+
+def excluded_from_similar(history: list[HistoryItem]) -> set[str]:
+    """Everything the visitor already has in front of them, owns, or has in the cart."""
+    return {i.product_id for i in history}
+
+
+def build_sections(history: list[HistoryItem], similar: list[dict[str, Any]],
+                   settings: dict[str, Any]) -> list[Section]:
+    """The block's sections in the shop's order; empty list when nothing is worth showing."""
+    candidates = section_candidates(history, settings)
+    in_cart_now = {i.product_id for i in history if i.in_cart}
+    bought = {i.product_id for i in history if i.bought_at is not None}
+    order = [k for k in settings.get("sections", SECTION_KEYS) if k in SECTION_KEYS]
+    max_per = settings.get("max_per_section", {})
+    min_per = max(1, int(settings.get("min_per_section", 1)))
+    max_block = max(1, int(settings.get("max_block", 8)))
+    min_block = max(1, int(settings.get("min_block", 1)))
+
+    used: set[str] = set(in_cart_now)
+    sections: list[Section] = []
+    total = 0
+    for key in order:
+        room = min(int(max_per.get(key, max_block)), max_block - total)
+        if room < min_per:
+            continue
+        if key == "similar":
+            pool = [p for p in similar if p["id"] not in bought]
+        else:
+            pool = [i.product for i in candidates[key] if i.product is not None]
+        chosen: list[dict[str, Any]] = []
+        for product in pool:
+            if len(chosen) >= room:
+                break
+            if product["id"] in used or not showable(product):
+                continue
+            chosen.append(product)
+        if len(chosen) < min_per:
+            continue
+        used.update(p["id"] for p in chosen)
+        sections.append(Section(key, chosen))
+        total += len(chosen)
+    if total < min_block:
+        return []
+    return sections

@@ -1,0 +1,144 @@
+"""`cartback …`: serve, shop, catalog, report, demo, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+
+from .config import REPO_ROOT, Settings
+from .db import connect_sync, transaction
+from .errors import ApiError
+
+DEFAULT_DB = "cartback.db"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    settings = Settings(db_path=args.db, host=args.host, port=args.port, templates_dir=args.templates,
+                        count_bots=args.count_bots, rate_limit_per_minute=args.rate_limit)
+    print(f"Cartback on http://{args.host}:{args.port}  (database {args.db})", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+                access_log=args.log_level == "debug", timeout_graceful_shutdown=5)
+    return 0
+
+
+def _shop_add(args: argparse.Namespace) -> int:
+    from .shops import create_shop
+
+    conn = connect_sync(args.db)
+    key = transaction(conn, create_shop, args.shop, args.origin, args.selector, args.locale, args.currency)
+    print(f"Shop {args.shop!r} created. API key (shown once, keep it secret):")
+    print(key)
+    return 0
+
+
+def _shop_set(args: argparse.Namespace) -> int:
+    from .shops import update_settings
+
+    changes = {}
+    for pair in args.settings:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            raise ApiError(400, "bad_request", f"setting: write NAME=VALUE, not {pair!r}", "setting")
+        try:
+            changes[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            changes[name] = raw
+    shop = transaction(connect_sync(args.db), update_settings, args.shop, changes)
+    print(json.dumps(shop.settings, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _catalog_import(args: argparse.Namespace) -> int:
+    from .catalog import cli_import
+
+    return cli_import(args.db, args.shop, args.file, args.format, args.full)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import cli_report
+
+    return cli_report(args)
+
+
+def _forward(target: str):
+    def run(args: argparse.Namespace) -> int:
+        if target == "demo":
+            from .demo import main as demo_main
+
+            return demo_main(args.rest)
+        module = runpy.run_path(str(REPO_ROOT / "bench" / "evaluate.py"), run_name="cartback_evaluate")
+        return module["main"](args.rest)
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cartback", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--db", default=DEFAULT_DB, help="SQLite file (created when missing); default %(default)s")
+        return p
+
+    serve = with_db(sub.add_parser("serve", help="run the widget server"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--templates", help="folder of templates overriding the built-in ones by name")
+    serve.add_argument("--count-bots", action="store_true",
+                       help="track self-declared bots and headless browsers (for your own browser tests)")
+    serve.add_argument("--rate-limit", type=int, default=600, help="browser calls per visitor a minute; 0 = off")
+    serve.add_argument("--log-level", default="warning")
+    serve.set_defaults(func=_serve)
+
+    shop = sub.add_parser("shop", help="manage shops").add_subparsers(dest="shop_command", required=True)
+    add = with_db(shop.add_parser("add", help="create a shop and print its API key"))
+    add.add_argument("shop")
+    add.add_argument("--origin", action="append", required=True, help="allowed page origin (repeatable)")
+    add.add_argument("--selector", help="empty-cart CSS selector, or a preset: shopify, woocommerce, magento, "
+                                        "prestashop, opencart")
+    add.add_argument("--locale", default="tr", choices=["tr", "en"])
+    add.add_argument("--currency", default="TRY")
+    add.set_defaults(func=_shop_add)
+    setp = with_db(shop.add_parser("set", help="change per-shop settings, e.g. max_block=6 sections='[\"viewed\"]'"))
+    setp.add_argument("shop")
+    setp.add_argument("settings", nargs="+", metavar="NAME=VALUE")
+    setp.set_defaults(func=_shop_set)
+
+    cat = sub.add_parser("catalog", help="the merchant's products").add_subparsers(dest="catalog_command",
+                                                                                   required=True)
+    imp = with_db(cat.add_parser("import", help="import CSV, JSON lines or a Google Merchant feed"))
+    imp.add_argument("shop")
+    imp.add_argument("file")
+    imp.add_argument("--format", choices=["csv", "jsonl", "xml"])
+    imp.add_argument("--full", action="store_true", help="a full feed: products missing from it become unavailable")
+    imp.set_defaults(func=_catalog_import)
+
+    rep = with_db(sub.add_parser("report", help="measured results in the terminal"))
+    rep.add_argument("shop")
+    rep.add_argument("--from", dest="date_from")
+    rep.add_argument("--to", dest="date_to")
+    rep.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    rep.set_defaults(func=_report)
+
+    for name, text in (("demo", "widget server and demo shop with sample data"),
+                       ("evaluate", "replay the real click logs and print HR@8 / MRR@8")):
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_forward(name))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ApiError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,29 @@
+"""Server settings: one dataclass, filled from the command line or by tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Settings:
+    db_path: str = "cartback.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Extra template folder searched before the built-in one (override block.html / card.html by name).
+    templates_dir: str | None = None
+    snippet_path: Path = REPO_ROOT / "snippet" / "cartback.js"
+    static_dir: Path = REPO_ROOT / "static"
+    max_body_bytes: int = 64 * 1024
+    max_events_per_request: int = 100
+    # Visitor tokens older than this (days since last refresh) are treated as unknown.
+    token_max_age_days: int = 400
+    # Browser calls per visitor per minute before 429; 0 switches the limit off (benchmarks).
+    rate_limit_per_minute: int = 600
+    # Count events from self-declared bots and headless browsers (the project's own browser tests).
+    count_bots: bool = False
+    readers: int = 2
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,183 @@
+"""SQLite access: one writer thread with group commit, aiosqlite connections for reads.
+
+Why a writer thread of our own: a group commit runs many requests' statements in one transaction,
+and running that transaction as one Python call in one thread costs one thread hop per batch. With
+aiosqlite every statement would be its own hop. Reads stay on aiosqlite (one hop per query).
+
+Durability: a `write()` returns only after the COMMIT that holds its work, so anything the server
+acknowledged is in the WAL. With `synchronous=NORMAL` that survives `kill -9` of the server (the
+OS keeps the written pages); it does not promise survival of a power cut (use --sync full).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import queue
+import sqlite3
+import threading
+from typing import Any, Callable, Sequence, TypeVar
+
+import aiosqlite
+
+from .migrations import migrate
+
+T = TypeVar("T")
+
+_STOP = object()
+# Enough to amortise the commit over a burst without letting one batch hold the lock for long.
+MAX_BATCH = 512
+
+
+def _pragmas(conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA temp_store=MEMORY")
+
+
+def connect_sync(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """A migrated connection in autocommit mode (transactions are explicit), for the CLI and the writer."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    _pragmas(conn, synchronous)
+    migrate(conn)
+    return conn
+
+
+def transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """Run fn(conn, *args) in one immediate transaction (CLI use; the server goes through Database.write)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn, *args)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+class Database:
+    def __init__(self, path: str, readers: int = 2, synchronous: str = "NORMAL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._n_readers = max(1, readers)
+        self._readers: list[aiosqlite.Connection] = []
+        self._next_reader = itertools.cycle(range(self._n_readers))
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+
+    connect_sync = staticmethod(connect_sync)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._writer, name="cartback-writer", daemon=True)
+        self._thread.start()
+        await asyncio.get_running_loop().run_in_executor(None, self._ready.wait)
+        if self._start_error is not None:
+            raise self._start_error
+        for _ in range(self._n_readers):
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            await conn.execute("PRAGMA query_only=1")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            self._readers.append(conn)
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+            self._thread = None
+        for conn in self._readers:
+            await conn.close()
+        self._readers.clear()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(conn, *args) in the writer thread; returns once its transaction has committed.
+
+        Concurrent calls share one transaction (group commit). Each call runs in its own SAVEPOINT,
+        so one call that raises is rolled back alone and the others still commit.
+        """
+        assert self._loop is not None, "Database.start() was not awaited"
+        future = self._loop.create_future()
+        self._queue.put((future, fn, args))
+        return await future
+
+    def _writer(self) -> None:
+        try:
+            conn = connect_sync(self.path, self.synchronous)
+        except BaseException as exc:  # surfaced by start()
+            self._start_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    return
+                batch = [item]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                self._run_batch(conn, batch)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list) -> None:
+        outcomes: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for future, fn, args in batch:
+                conn.execute("SAVEPOINT item")
+                try:
+                    result = fn(conn, *args)
+                except BaseException as exc:
+                    conn.execute("ROLLBACK TO item")
+                    conn.execute("RELEASE item")
+                    outcomes.append((future, None, exc))
+                else:
+                    conn.execute("RELEASE item")
+                    outcomes.append((future, result, None))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            # The commit itself failed (disk full, I/O error): nobody in this batch is acknowledged.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(future, None, exc) for future, _, _ in batch]
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(_resolve, outcomes)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _reader(self) -> aiosqlite.Connection:
+        return self._readers[next(self._next_reader)]
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(await self._reader().execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        rows = await self._reader().execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
+
+def _resolve(outcomes: list) -> None:
+    for future, result, exc in outcomes:
+        if future.cancelled():
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)

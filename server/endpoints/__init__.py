@@ -1,0 +1,1 @@
+"""One module per HTTP surface; each exports `routes`."""

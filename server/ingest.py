@@ -1,0 +1,174 @@
+"""Applying validated events. Runs in the writer thread, inside the group-commit transaction.
+
+The `events` table is the log (reports and exports read it); `visitor_items` is the state the
+block reads, one row per visitor and product; `product_stats` feeds the popularity fallback;
+`recommend.learn` keeps the learned neighbours current as each event arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from . import recommend
+from .validation import Event, Product
+
+# Browser-reported product details fill gaps; they never overwrite catalog rows, and a later
+# browser report without a field keeps what an earlier one said.
+_UPSERT_BROWSER_PRODUCT = """
+INSERT INTO products (shop, id, name, price, currency, url, image, category, in_stock, source, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 1), 'browser', ?)
+ON CONFLICT (shop, id) DO UPDATE SET
+    name = coalesce(excluded.name, name),
+    price = coalesce(excluded.price, price),
+    currency = coalesce(excluded.currency, currency),
+    url = coalesce(excluded.url, url),
+    image = coalesce(excluded.image, image),
+    category = coalesce(excluded.category, category),
+    in_stock = CASE WHEN ? IS NULL THEN in_stock ELSE excluded.in_stock END,
+    updated_at = excluded.updated_at
+WHERE source = 'browser'
+"""
+
+_LOG = """
+INSERT INTO events (shop, vid, ts, type, product_id, qty, block_id, section, order_id, value, data)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_TOUCH_ITEM = """
+INSERT INTO visitor_items (shop, vid, product_id, last_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (shop, vid, product_id) DO UPDATE SET last_at = max(last_at, excluded.last_at)
+"""
+
+_STAT = "INSERT INTO product_stats (shop, product_id, {col}) VALUES (?, ?, ?) ON CONFLICT (shop, product_id) DO UPDATE SET {col} = {col} + excluded.{col}"
+
+
+@dataclass
+class Applied:
+    accepted: int
+    duplicates: int
+    products_changed: bool
+
+
+def ensure_visitor(conn: sqlite3.Connection, shop: str, vid: str, now: float) -> None:
+    conn.execute("INSERT OR IGNORE INTO visitors (shop, vid, first_seen, last_seen) VALUES (?, ?, ?, ?)",
+                 (shop, vid, now, now))
+
+
+def apply_events(conn: sqlite3.Connection, shop: str, vid: str, events: list[Event], now: float,
+                 new_visitor: bool = False, trust_ts: bool = False) -> Applied:
+    """Write one request's events. `trust_ts` honours event timestamps (merchant-authenticated calls only)."""
+    if new_visitor:
+        ensure_visitor(conn, shop, vid, now)
+    duplicates = 0
+    products_changed = False
+    for event in events:
+        ts = event.ts if (trust_ts and event.ts is not None) else now
+        if event.product is not None:
+            products_changed |= _save_product(conn, shop, event.product, ts)
+        handler = _HANDLERS[event.type]
+        if handler(conn, shop, vid, event, ts) is False:
+            duplicates += 1
+    if not new_visitor and events:
+        conn.execute("UPDATE visitors SET last_seen = max(last_seen, ?) WHERE shop = ? AND vid = ?", (now, shop, vid))
+    return Applied(accepted=len(events) - duplicates, duplicates=duplicates, products_changed=products_changed)
+
+
+def _save_product(conn: sqlite3.Connection, shop: str, p: Product, ts: float) -> bool:
+    if p.name is None and p.price is None and p.url is None and p.image is None and p.category is None \
+            and p.in_stock is None:
+        return False
+    in_stock = None if p.in_stock is None else int(p.in_stock)
+    cur = conn.execute(_UPSERT_BROWSER_PRODUCT, (shop, p.id, p.name, p.price, p.currency, p.url, p.image,
+                                                 p.category, in_stock, ts, in_stock))
+    return cur.rowcount > 0
+
+
+def _log(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float, *, data: object = None,
+         value: float | None = None) -> None:
+    conn.execute(_LOG, (shop, vid, ts, e.type, e.product_id, e.qty, e.block, e.section, e.order_id, value,
+                        None if data is None else json.dumps(data, separators=(",", ":"))))
+
+
+def _stat(conn: sqlite3.Connection, shop: str, pid: str, col: str, n: int = 1) -> None:
+    conn.execute(_STAT.format(col=col), (shop, pid, n))
+
+
+def _view(conn, shop, vid, e: Event, ts):
+    _log(conn, shop, vid, e, ts)
+    conn.execute(_TOUCH_ITEM, (shop, vid, e.product_id, ts))
+    conn.execute("UPDATE visitor_items SET viewed_at = ?, views = views + 1 WHERE shop = ? AND vid = ? AND product_id = ?",
+                 (ts, shop, vid, e.product_id))
+    _stat(conn, shop, e.product_id, "views")
+    recommend.learn(conn, shop, vid, e.product_id, "view", ts)
+
+
+def _add(conn, shop, vid, e: Event, ts):
+    _log(conn, shop, vid, e, ts)
+    conn.execute(_TOUCH_ITEM, (shop, vid, e.product_id, ts))
+    conn.execute("UPDATE visitor_items SET carted_at = ?, in_cart = 1, cart_qty = coalesce(cart_qty, 0) + ? "
+                 "WHERE shop = ? AND vid = ? AND product_id = ?", (ts, e.qty, shop, vid, e.product_id))
+    _stat(conn, shop, e.product_id, "carts")
+    recommend.learn(conn, shop, vid, e.product_id, "add", ts)
+
+
+def _remove(conn, shop, vid, e: Event, ts):
+    # An explicit removal is the visitor's choice: it leaves the cart history too.
+    _log(conn, shop, vid, e, ts)
+    conn.execute("UPDATE visitor_items SET carted_at = NULL, in_cart = 0, cart_qty = NULL "
+                 "WHERE shop = ? AND vid = ? AND product_id = ?", (shop, vid, e.product_id))
+
+
+def _cart(conn, shop, vid, e: Event, ts):
+    # The shop's cart as it is now. Products that left it stay in the cart history: shops clear
+    # carts on their own (after 24 hours in the case), and that history is what the block shows.
+    _log(conn, shop, vid, e, ts, data=[{"id": pid, "qty": qty} for pid, qty, _ in e.items])
+    present = {pid: qty for pid, qty, _ in e.items if qty > 0}
+    conn.execute("UPDATE visitor_items SET in_cart = 0 WHERE shop = ? AND vid = ? AND in_cart = 1", (shop, vid))
+    for pid, qty in present.items():
+        conn.execute(_TOUCH_ITEM, (shop, vid, pid, ts))
+        conn.execute("UPDATE visitor_items SET in_cart = 1, cart_qty = ?, carted_at = coalesce(carted_at, ?) "
+                     "WHERE shop = ? AND vid = ? AND product_id = ?", (qty, ts, shop, vid, pid))
+
+
+def _favorite(conn, shop, vid, e: Event, ts):
+    _log(conn, shop, vid, e, ts)
+    conn.execute(_TOUCH_ITEM, (shop, vid, e.product_id, ts))
+    conn.execute("UPDATE visitor_items SET fav_at = ? WHERE shop = ? AND vid = ? AND product_id = ?",
+                 (ts, shop, vid, e.product_id))
+    _stat(conn, shop, e.product_id, "favs")
+    recommend.learn(conn, shop, vid, e.product_id, "favorite", ts)
+
+
+def _unfavorite(conn, shop, vid, e: Event, ts):
+    _log(conn, shop, vid, e, ts)
+    conn.execute("UPDATE visitor_items SET fav_at = NULL WHERE shop = ? AND vid = ? AND product_id = ?",
+                 (shop, vid, e.product_id))
+
+
+def _purchase(conn, shop, vid, e: Event, ts):
+    # A shop's thank-you page is often reloaded: one order id counts once.
+    if conn.execute("SELECT 1 FROM events WHERE shop = ? AND order_id = ? AND type = 'purchase' LIMIT 1",
+                    (shop, e.order_id)).fetchone():
+        return False
+    items = [{"id": pid, "qty": qty, "price": price} for pid, qty, price in e.items]
+    _log(conn, shop, vid, e, ts, value=e.total, data={"currency": e.currency, "items": items})
+    for pid, qty, _ in e.items:
+        conn.execute(_TOUCH_ITEM, (shop, vid, pid, ts))
+        # carted_at stays: block.py decides whether a bought product may return to the cart history.
+        conn.execute("UPDATE visitor_items SET bought_at = ?, in_cart = 0, cart_qty = NULL "
+                     "WHERE shop = ? AND vid = ? AND product_id = ?", (ts, shop, vid, pid))
+        _stat(conn, shop, pid, "purchases", max(qty, 1))
+        recommend.learn(conn, shop, vid, pid, "purchase", ts)
+    return True
+
+
+def _log_only(conn, shop, vid, e: Event, ts):
+    _log(conn, shop, vid, e, ts)
+
+
+_HANDLERS = {
+    "view": _view, "add": _add, "remove": _remove, "cart": _cart, "favorite": _favorite,
+    "unfavorite": _unfavorite, "purchase": _purchase, "impression": _log_only, "click": _log_only,
+}

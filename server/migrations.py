@@ -1,0 +1,136 @@
+"""The versioned schema. Each step runs once, in order, inside one transaction at start-up.
+
+Never edit a step that has shipped: append a new one. `PRAGMA user_version` holds how many ran.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+STEPS: list[str] = [
+    # 1: the foundation.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE shops (
+        id TEXT PRIMARY KEY,
+        api_key_hash TEXT NOT NULL,
+        origins TEXT NOT NULL,              -- JSON list of allowed origins
+        selector TEXT,                      -- empty-cart CSS selector or preset name
+        locale TEXT NOT NULL DEFAULT 'tr',
+        currency TEXT NOT NULL DEFAULT 'TRY',
+        settings TEXT NOT NULL DEFAULT '{}',-- JSON: per-shop rules, windows, holdout share
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE products (
+        shop TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT,
+        price REAL,
+        currency TEXT,
+        url TEXT,
+        image TEXT,
+        category TEXT,
+        in_stock INTEGER NOT NULL DEFAULT 1,
+        group_id TEXT,
+        source TEXT NOT NULL,               -- 'catalog' (authoritative) or 'browser'
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (shop, id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE visitors (
+        shop TEXT NOT NULL,
+        vid TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        PRIMARY KEY (shop, vid)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        shop TEXT NOT NULL,
+        vid TEXT NOT NULL,
+        ts REAL NOT NULL,
+        type TEXT NOT NULL,
+        product_id TEXT,
+        qty INTEGER,
+        block_id TEXT,
+        section TEXT,
+        order_id TEXT,
+        value REAL,
+        data TEXT
+    );
+    CREATE INDEX events_by_visitor ON events (shop, vid, id);
+    CREATE INDEX events_by_time ON events (shop, ts);
+    CREATE INDEX events_by_order ON events (shop, order_id) WHERE order_id IS NOT NULL;
+
+    CREATE TABLE visitor_items (
+        shop TEXT NOT NULL,
+        vid TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        viewed_at REAL,
+        views INTEGER NOT NULL DEFAULT 0,
+        carted_at REAL,                     -- in the cart history; NULL once removed or bought
+        in_cart INTEGER NOT NULL DEFAULT 0, -- in the shop's cart right now
+        cart_qty INTEGER,
+        fav_at REAL,
+        bought_at REAL,
+        last_at REAL NOT NULL,
+        PRIMARY KEY (shop, vid, product_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE product_stats (
+        shop TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        views INTEGER NOT NULL DEFAULT 0,
+        carts INTEGER NOT NULL DEFAULT 0,
+        favs INTEGER NOT NULL DEFAULT 0,
+        purchases INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (shop, product_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE blocks (
+        id TEXT PRIMARY KEY,
+        shop TEXT NOT NULL,
+        vid TEXT NOT NULL,
+        ts REAL NOT NULL,
+        locale TEXT NOT NULL,
+        holdout INTEGER NOT NULL DEFAULT 0,
+        sections TEXT NOT NULL              -- JSON [{"key": "cart", "ids": [...]}, ...]
+    );
+    CREATE INDEX blocks_by_time ON blocks (shop, ts);
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date; returns the version reached."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > len(STEPS):
+        raise RuntimeError(
+            f"database schema version {current} is newer than this Cartback ({len(STEPS)}); upgrade Cartback"
+        )
+    for version, step in enumerate(STEPS[current:], start=current + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split(step):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(STEPS)
+
+
+def _split(script: str) -> list[str]:
+    # executescript() would commit on its own; splitting keeps each step in one transaction.
+    statements, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    return statements

@@ -1,0 +1,220 @@
+"""Shops: records, API keys, allowed origins, empty-cart selector presets and per-shop settings."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from .errors import ApiError, bad_request
+
+SHOP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+LOCALES = ("tr", "en")
+
+# Where each platform's theme shows an empty cart (DESIGN-NOTES.md); a merchant can name the
+# platform instead of writing CSS. The snippet inserts the block after the first visible match.
+SELECTOR_PRESETS = {
+    "shopify": "cart-items.is-empty .cart__warnings, .cart__empty-text",
+    "woocommerce": ".wc-empty-cart-message, .wp-block-woocommerce-empty-cart-block",
+    "magento": ".checkout-cart-index .cart-empty",
+    "prestashop": ".cart-overview .no-items",
+    "opencart": "#checkout-cart #shopping-cart, #error-not-found #content",
+}
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    # Block layout: section order, titles per locale ({"tr": {"cart": "…"}}), limits.
+    "sections": ["cart", "viewed", "favorites", "similar"],
+    "titles": {},
+    "max_per_section": {"cart": 4, "viewed": 4, "favorites": 4, "similar": 8},
+    "min_per_section": 1,
+    "min_block": 1,
+    "max_block": 8,
+    # Consumables (honey) are bought again: a bought product may stay in the cart-history section.
+    "rebuy_in_cart_history": False,
+    # Results: attribution window for clicks → purchases, control group share, raw-event retention.
+    "attribution_days": 7,
+    "holdout_share": 0.10,
+    "retention_days": 395,
+    # Image hosts accepted from browsers besides the shop's own origins (CDNs).
+    "image_origins": [],
+}
+
+
+def normalize_origin(value: str) -> str | None:
+    """`https://Shop.example:443/x` → `https://shop.example`; None when not an http(s) origin."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def merged_settings(stored: dict[str, Any]) -> dict[str, Any]:
+    settings = copy.deepcopy(DEFAULT_SETTINGS)
+    for key, value in stored.items():
+        if isinstance(value, dict) and isinstance(settings.get(key), dict):
+            settings[key].update(value)
+        else:
+            settings[key] = value
+    return settings
+
+
+@dataclass
+class Shop:
+    id: str
+    api_key_hash: str
+    origins: list[str]
+    selector: str | None
+    locale: str
+    currency: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def selector_css(self) -> str | None:
+        if not self.selector:
+            return None
+        return SELECTOR_PRESETS.get(self.selector, self.selector)
+
+    def allows_origin(self, origin: str) -> bool:
+        return normalize_origin(origin) in self.origins
+
+    @property
+    def asset_origins(self) -> list[str]:
+        extra = [o for o in (normalize_origin(v) for v in self.settings.get("image_origins", [])) if o]
+        return self.origins + extra
+
+    def check_key(self, api_key: str) -> bool:
+        return hmac.compare_digest(hash_key(api_key), self.api_key_hash)
+
+
+def _row_to_shop(row: tuple) -> Shop:
+    shop_id, key_hash, origins, selector, locale, currency, settings = row
+    return Shop(shop_id, key_hash, json.loads(origins), selector, locale, currency,
+                merged_settings(json.loads(settings)))
+
+
+SHOP_COLUMNS = "id, api_key_hash, origins, selector, locale, currency, settings"
+
+
+def validate_shop_fields(shop_id: str, origins: list[str], locale: str, currency: str) -> list[str]:
+    if not SHOP_ID.match(shop_id):
+        raise bad_request("shop", "use 1-63 lowercase letters, digits, '-' or '_'")
+    normalized = []
+    for value in origins:
+        origin = normalize_origin(value)
+        if origin is None:
+            raise bad_request("origin", f"{value!r} is not an http(s) origin")
+        normalized.append(origin)
+    if not normalized:
+        raise bad_request("origin", "at least one allowed origin is needed")
+    if locale not in LOCALES:
+        raise bad_request("locale", f"use one of {', '.join(LOCALES)}")
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise bad_request("currency", "use a 3-letter ISO 4217 code such as TRY")
+    return normalized
+
+
+def create_shop(conn: sqlite3.Connection, shop_id: str, origins: list[str], selector: str | None = None,
+                locale: str = "tr", currency: str = "TRY", settings: dict[str, Any] | None = None) -> str:
+    """Create a shop; returns its API key (shown once, stored only as a hash)."""
+    normalized = validate_shop_fields(shop_id, origins, locale, currency)
+    if get_shop(conn, shop_id) is not None:
+        raise ApiError(409, "shop_exists", f"shop: {shop_id!r} already exists", "shop")
+    api_key = "cb_" + secrets.token_urlsafe(24)
+    conn.execute(
+        f"INSERT INTO shops ({SHOP_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (shop_id, hash_key(api_key), json.dumps(sorted(set(normalized))), selector or None, locale,
+         currency, json.dumps(settings or {}), time.time()),
+    )
+    return api_key
+
+
+def update_settings(conn: sqlite3.Connection, shop_id: str, changes: dict[str, Any]) -> Shop:
+    row = conn.execute("SELECT settings FROM shops WHERE id = ?", (shop_id,)).fetchone()
+    if row is None:
+        raise ApiError(404, "unknown_shop", f"shop: no shop {shop_id!r}", "shop")
+    stored = json.loads(row[0])
+    stored.update(changes)
+    conn.execute("UPDATE shops SET settings = ? WHERE id = ?", (json.dumps(stored), shop_id))
+    shop = get_shop(conn, shop_id)
+    assert shop is not None
+    return shop
+
+
+def get_shop(conn: sqlite3.Connection, shop_id: str) -> Shop | None:
+    row = conn.execute(f"SELECT {SHOP_COLUMNS} FROM shops WHERE id = ?", (shop_id,)).fetchone()
+    return _row_to_shop(row) if row else None
+
+
+class ShopRegistry:
+    """Shops cached in memory: every browser request needs one, and they rarely change.
+
+    Entries expire after `ttl` seconds so a shop added or changed with the CLI while the server
+    runs is picked up; unknown ids are cached briefly too, so junk ids cost no query each time.
+    """
+
+    def __init__(self, db, ttl: float = 30.0) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, Shop | None]] = {}
+
+    async def get(self, shop_id: object) -> Shop | None:
+        if not isinstance(shop_id, str) or not SHOP_ID.match(shop_id):
+            return None
+        now = time.monotonic()
+        hit = self._cache.get(shop_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        row = await self._db.fetchone(f"SELECT {SHOP_COLUMNS} FROM shops WHERE id = ?", (shop_id,))
+        shop = _row_to_shop(row) if row else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[shop_id] = (now + (self._ttl if shop else 5.0), shop)
+        return shop
+
+    def forget(self, shop_id: str) -> None:
+        self._cache.pop(shop_id, None)
+
+    async def require(self, shop_id: object, field_name: str = "shop") -> Shop:
+        if shop_id is None or shop_id == "":
+            raise bad_request(field_name, "is required")
+        if not isinstance(shop_id, str):
+            raise bad_request(field_name, "must be a string")
+        shop = await self.get(shop_id)
+        if shop is None:
+            raise ApiError(404, "unknown_shop", f"{field_name}: no shop {shop_id[:80]!r}", field_name)
+        return shop
+
+
+async def require_merchant(request: Request, shop_id: str) -> Shop:
+    """The shop, when the request carries its API key as `Authorization: Bearer <key>`."""
+    shop = await request.app.state.shops.require(shop_id)
+    auth = request.headers.get("authorization", "")
+    scheme, _, key = auth.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "unauthorized", "authorization: send 'Authorization: Bearer <shop api key>'",
+                       "authorization")
+    if not shop.check_key(key.strip()):
+        raise ApiError(403, "forbidden", "authorization: this API key is not valid for this shop", "authorization")
+    return shop

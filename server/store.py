@@ -1,0 +1,86 @@
+"""Reads the block needs. The server and the offline evaluation both call `compute_sections`, so
+what is measured offline is what visitors get.
+
+Cost per block: one query for the visitor's own rows (bounded), the recommender's neighbour
+query, one query for the details of the recommended products. None of them grows with the total
+number of events stored.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol, Sequence
+
+from . import recommend
+from .block import HistoryItem, Section, build_sections
+
+# The most recent rows of one visitor are plenty for four sections of at most eight cards.
+HISTORY_LIMIT = 200
+PRODUCT_COLUMNS = "id, name, price, currency, url, image, category, in_stock"
+
+_HISTORY_SQL = f"""
+SELECT vi.product_id, vi.viewed_at, vi.views, vi.carted_at, vi.in_cart, vi.fav_at, vi.bought_at, vi.last_at,
+       p.{', p.'.join(PRODUCT_COLUMNS.split(', '))}
+FROM visitor_items vi
+LEFT JOIN products p ON p.shop = vi.shop AND p.id = vi.product_id
+WHERE vi.shop = ? AND vi.vid = ?
+ORDER BY vi.last_at DESC
+LIMIT {HISTORY_LIMIT}
+"""
+
+
+class Reader(Protocol):
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+
+
+def product_dict(row: Sequence[Any]) -> dict[str, Any]:
+    pid, name, price, currency, url, image, category, in_stock = row
+    return {"id": pid, "name": name, "price": price, "currency": currency, "url": url, "image": image,
+            "category": category, "in_stock": in_stock}
+
+
+async def load_history(reader: Reader, shop: str, vid: str) -> list[HistoryItem]:
+    rows = await reader.fetchall(_HISTORY_SQL, (shop, vid))
+    return [
+        HistoryItem(
+            product_id=r[0], viewed_at=r[1], views=r[2], carted_at=r[3], in_cart=bool(r[4]), fav_at=r[5],
+            bought_at=r[6], last_at=r[7], product=product_dict(r[8:]) if r[8] is not None else None,
+        )
+        for r in rows
+    ]
+
+
+async def load_products(reader: Reader, shop: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = await reader.fetchall(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE shop = ? AND id IN ({marks})",
+                                 (shop, *ids))
+    return {r[0]: product_dict(r) for r in rows}
+
+
+async def compute_sections(reader: Reader, shop: str, vid: str, settings: dict[str, Any]) -> list[Section]:
+    history = await load_history(reader, shop, vid)
+    if not history:
+        return []
+    # Ask for more than fits: some candidates may be out of stock or lack details.
+    want = int(settings.get("max_block", 8)) * 3
+    signals = [(i.product_id, i.last_at, _strongest(i)) for i in history]
+    ids = await recommend.similar(reader, shop, signals, {i.product_id for i in history}, want)
+    details = await load_products(reader, shop, ids)
+    similar = [details[i] for i in ids if i in details]
+    return build_sections(history, similar, settings)
+
+
+def _strongest(item: HistoryItem) -> str:
+    if item.bought_at is not None:
+        return "purchase"
+    if item.carted_at is not None:
+        return "add"
+    if item.fav_at is not None:
+        return "favorite"
+    return "view"
+
+
+def now() -> float:
+    return time.time()

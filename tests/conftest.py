@@ -1,0 +1,147 @@
+"""Shared fixtures: a real Cartback server in a subprocess on a free port, over a real SQLite file."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.db import connect_sync, transaction
+from server.shops import create_shop
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`python -m server serve` on 127.0.0.1; stopped by the fixture that started it."""
+
+    def __init__(self, db_path: Path, *extra: str) -> None:
+        self.db_path = db_path
+        self.extra = extra
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ServerProcess":
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--db", str(self.db_path), *self.extra],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stdout.read().decode(errors='replace')}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("server did not become healthy in 20 s")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@dataclass
+class Shop:
+    id: str
+    api_key: str
+    origins: list[str]
+
+
+_shop_numbers = itertools.count(1)
+
+
+def add_shop(db_path: Path, origins: list[str], selector: str | None = None, locale: str = "tr",
+             currency: str = "TRY", settings: dict | None = None, shop_id: str | None = None) -> Shop:
+    shop_id = shop_id or f"shop{os.getpid()}-{next(_shop_numbers)}"
+    conn = connect_sync(str(db_path))
+    try:
+        key = transaction(conn, create_shop, shop_id, origins, selector, locale, currency, settings)
+    finally:
+        conn.close()
+    return Shop(shop_id, key, origins)
+
+
+def put_products(db_path: Path, shop_id: str, products: list[dict]) -> None:
+    """Catalog rows written straight to the file (the catalog import API has its own tests)."""
+    conn = connect_sync(str(db_path))
+
+    def write(c):
+        for p in products:
+            c.execute(
+                "INSERT INTO products (shop, id, name, price, currency, url, image, category, in_stock, source, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'catalog', ?) ON CONFLICT (shop, id) DO UPDATE SET "
+                "name = excluded.name, price = excluded.price, currency = excluded.currency, url = excluded.url, "
+                "image = excluded.image, category = excluded.category, in_stock = excluded.in_stock, "
+                "source = 'catalog', updated_at = excluded.updated_at",
+                (shop_id, p["id"], p.get("name"), p.get("price"), p.get("currency", "TRY"), p.get("url"),
+                 p.get("image"), p.get("category"), int(p.get("in_stock", True)), time.time()),
+            )
+
+    try:
+        transaction(conn, write)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def cartback_server(tmp_path_factory):
+    # --count-bots: Playwright's Chromium says "HeadlessChrome", which the bot filter drops.
+    # --rate-limit 0: tests send bursts no visitor would; the limiter has its own test.
+    server = ServerProcess(tmp_path_factory.mktemp("server") / "cartback.db", "--count-bots", "--rate-limit", "0")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_shop(cartback_server):
+    def make(origins: list[str] | None = None, selector: str | None = None, locale: str = "tr",
+             currency: str = "TRY", settings: dict | None = None) -> Shop:
+        return add_shop(cartback_server.db_path, origins or ["http://shop.test"], selector, locale, currency,
+                        settings)
+    return make
+
+
+@pytest.fixture
+def seed_catalog(cartback_server):
+    def seed(shop, products: list[dict]) -> None:
+        put_products(cartback_server.db_path, shop.id if hasattr(shop, "id") else shop, products)
+    return seed
+
+
+@pytest.fixture
+def api(cartback_server):
+    with httpx.Client(base_url=cartback_server.url, timeout=10) as client:
+        yield client
