@@ -63,8 +63,9 @@ def apply_events(conn: sqlite3.Connection, shop: str, vid: str, events: list[Eve
         ensure_visitor(conn, shop, vid, now)
     duplicates = 0
     products_changed = False
-    for event in events:
-        ts = event.ts if (trust_ts and event.ts is not None) else now
+    for index, event in enumerate(events):
+        # One batch shares a clock reading; a microsecond step keeps "newest first" in event order.
+        ts = event.ts if (trust_ts and event.ts is not None) else now + index * 1e-6
         if event.product is not None:
             products_changed |= _save_product(conn, shop, event.product, ts)
         handler = _HANDLERS[event.type]

@@ -1,0 +1,88 @@
+"""The writer: group commit, acknowledgement only after COMMIT, one failing call isolated."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+
+import httpx
+import pytest
+
+from server.db import Database, connect_sync
+from server.migrations import STEPS, migrate
+from tests.conftest import ServerProcess, add_shop
+
+
+def test_every_acknowledged_event_survives_kill_9(tmp_path):
+    server = ServerProcess(tmp_path / "durable.db", "--rate-limit", "0", "--count-bots").start()
+    shop = add_shop(server.db_path, ["http://shop.test"])
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=2) as c:
+            i = 0
+            while not stop.is_set():
+                pid = f"w{n}-{i}"
+                i += 1
+                try:
+                    r = c.post("/v1/events", json={"shop": shop.id, "events": [{"type": "view", "product": pid}]})
+                except httpx.HTTPError:
+                    return
+                if r.status_code == 200:
+                    with lock:
+                        acknowledged.append(pid)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(acknowledged) < 1500 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.stop(kill=True)  # SIGKILL in the middle of the stream
+    stop.set()
+    for t in threads:
+        t.join()
+
+    stored = {r[0] for r in sqlite3.connect(server.db_path).execute(
+        "SELECT product_id FROM events WHERE shop = ?", (shop.id,))}
+    assert len(acknowledged) > 500
+    missing = [pid for pid in acknowledged if pid not in stored]
+    assert missing == []
+
+
+def test_group_commit_isolates_a_failing_call(tmp_path):
+    async def scenario():
+        db = Database(str(tmp_path / "g.db"))
+        await db.start()
+
+        def ok(conn, key):
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (key,))
+            return key
+
+        def boom(conn):
+            conn.execute("INSERT INTO meta (key, value) VALUES ('half', 'v')")
+            raise ValueError("nope")
+
+        results = await asyncio.gather(ok_call := db.write(ok, "a"), db.write(boom), db.write(ok, "b"),
+                                       return_exceptions=True)
+        assert results[0] == "a" and isinstance(results[1], ValueError) and results[2] == "b"
+        keys = {r[0] for r in await db.fetchall("SELECT key FROM meta")}
+        await db.close()
+        return keys
+
+    assert asyncio.run(scenario()) == {"a", "b"}
+
+
+def test_migrations_are_versioned_and_idempotent(tmp_path):
+    path = str(tmp_path / "m.db")
+    conn = connect_sync(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(STEPS)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert migrate(conn) == len(STEPS)  # second run: nothing to do
+    conn.execute(f"PRAGMA user_version = {len(STEPS) + 1}")
+    with pytest.raises(RuntimeError, match="newer"):
+        migrate(conn)
