@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from .config import Settings
 from .db import Database
-from .endpoints import assets, catalog, empty_cart, events
+from .endpoints import assets, catalog, empty_cart, events, shops
 from .errors import ApiError, api_error_handler
 from .http import RateLimiter
 from .render import Renderer
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *events.routes,
             *empty_cart.routes,
             *catalog.routes,
+            *shops.routes,
             Route("/v1/{rest:path}", preflight, methods=["OPTIONS"]),
         ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error, Exception: server_error},

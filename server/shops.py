@@ -145,12 +145,61 @@ def create_shop(conn: sqlite3.Connection, shop_id: str, origins: list[str], sele
     conn.execute(
         f"INSERT INTO shops ({SHOP_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (shop_id, hash_key(api_key), json.dumps(sorted(set(normalized))), selector or None, locale,
-         currency, json.dumps(settings or {}), time.time()),
+         currency, json.dumps(validate_settings(settings or {})), time.time()),
     )
     return api_key
 
 
+def _is_int(v: Any, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def validate_settings(changes: Any) -> dict[str, Any]:
+    """Refuse unknown names and wrong types before anything is stored, naming the setting."""
+    if not isinstance(changes, dict):
+        raise bad_request("settings", "must be an object of NAME: VALUE")
+    for name, value in changes.items():
+        where = f"settings.{name}"
+        if name not in DEFAULT_SETTINGS:
+            raise bad_request(where, f"unknown setting; use one of {', '.join(DEFAULT_SETTINGS)}")
+        if name == "sections":
+            if not isinstance(value, list) or not value or len(set(value)) != len(value) \
+                    or not set(value) <= set(DEFAULT_SETTINGS["sections"]):
+                raise bad_request(where, "a list of distinct sections among cart, viewed, favorites, similar")
+        elif name == "titles":
+            if not isinstance(value, dict) or not all(
+                    loc in LOCALES and isinstance(t, dict) and all(
+                        k in DEFAULT_SETTINGS["sections"] + ["title"] and isinstance(v, str) and 0 < len(v) <= 80
+                        for k, v in t.items())
+                    for loc, t in value.items()):
+                raise bad_request(where, 'like {"tr": {"cart": "Sepetinizdeydi"}}; texts of 1-80 characters')
+        elif name == "max_per_section":
+            if not isinstance(value, dict) or not all(
+                    k in DEFAULT_SETTINGS["sections"] and _is_int(v, 0, 24) for k, v in value.items()):
+                raise bad_request(where, 'like {"viewed": 4}; whole numbers from 0 to 24')
+        elif name in ("min_per_section", "min_block", "max_block"):
+            if not _is_int(value, 1, 24):
+                raise bad_request(where, "a whole number from 1 to 24")
+        elif name == "rebuy_in_cart_history":
+            if not isinstance(value, bool):
+                raise bad_request(where, "true or false")
+        elif name == "attribution_days":
+            if not _is_int(value, 1, 90):
+                raise bad_request(where, "a whole number of days from 1 to 90")
+        elif name == "retention_days":
+            if not _is_int(value, 1, 3650):
+                raise bad_request(where, "a whole number of days from 1 to 3650")
+        elif name == "holdout_share":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 0.5:
+                raise bad_request(where, "a share from 0 (off) to 0.5")
+        elif name == "image_origins":
+            if not isinstance(value, list) or not all(isinstance(v, str) and normalize_origin(v) for v in value):
+                raise bad_request(where, "a list of http(s) origins")
+    return changes
+
+
 def update_settings(conn: sqlite3.Connection, shop_id: str, changes: dict[str, Any]) -> Shop:
+    validate_settings(changes)
     row = conn.execute("SELECT settings FROM shops WHERE id = ?", (shop_id,)).fetchone()
     if row is None:
         raise ApiError(404, "unknown_shop", f"shop: no shop {shop_id!r}", "shop")

@@ -115,3 +115,21 @@ def test_min_products_hides_thin_sections(api, make_shop, minimum, expected):
     shop = make_shop(settings={"min_per_section": minimum})
     vid = track(api, shop, [{"type": "view", "product": product("a")}])
     assert sections(api, shop, vid) == expected
+
+
+def test_merchants_change_settings_over_http(api, make_shop):
+    shop = make_shop()
+    auth = {"authorization": f"Bearer {shop.api_key}"}
+    assert api.get(f"/v1/shops/{shop.id}/settings").status_code == 401
+    assert api.get(f"/v1/shops/{shop.id}/settings", headers={"authorization": "Bearer wrong"}).status_code == 403
+    r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth, json={"sections": ["viewed", "bogus"]})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "settings.sections"
+    r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth, json={"colour": "red"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "settings.colour"
+    r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth,
+                  json={"sections": ["viewed"], "titles": {"en": {"viewed": "Seen lately"}}})
+    assert r.status_code == 200 and r.json()["settings"]["sections"] == ["viewed"]
+    vid = track(api, shop, [{"type": "add", "product": product("c")}, {"type": "view", "product": product("v")},
+                            {"type": "cart", "items": []}])
+    html = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid, "locale": "en"}).text
+    assert "Seen lately" in html and 'data-section="cart"' not in html

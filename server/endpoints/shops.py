@@ -1,0 +1,32 @@
+"""GET/PATCH /v1/shops/{shop}/settings: section order, titles, limits and result settings per shop."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import bad_request
+from ..http import read_body
+from ..shops import require_merchant, update_settings
+from ..validation import decode_json
+
+
+def _public(shop) -> dict:
+    return {"shop": shop.id, "origins": shop.origins, "selector": shop.selector, "locale": shop.locale,
+            "currency": shop.currency, "settings": shop.settings}
+
+
+async def settings(request: Request) -> Response:
+    shop = await require_merchant(request, request.path_params["shop"])
+    if request.method == "GET":
+        return JSONResponse(_public(shop))
+    changes = decode_json(await read_body(request, request.app.state.settings.max_body_bytes))
+    if not isinstance(changes, dict):
+        raise bad_request("body", "must be a JSON object of settings to change")
+    updated = await request.app.state.db.write(update_settings, shop.id, changes)
+    request.app.state.invalidate_shop(shop.id)
+    return JSONResponse(_public(updated))
+
+
+routes = [Route("/v1/shops/{shop}/settings", settings, methods=["GET", "PATCH"])]
