@@ -1,0 +1,41 @@
+"""The command line as a merchant uses it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def cartback(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_shop_add_prints_a_key_once_and_refuses_bad_input(tmp_path):
+    db = str(tmp_path / "cli.db")
+    ok = cartback("shop", "add", "bal", "--origin", "https://bal.example", "--db", db)
+    assert ok.returncode == 0
+    key = ok.stdout.strip().splitlines()[-1]
+    assert key.startswith("cb_") and len(key) > 20
+    again = cartback("shop", "add", "bal", "--origin", "https://bal.example", "--db", db)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    bad = cartback("shop", "add", "Bad Id", "--origin", "https://x.example", "--db", db)
+    assert bad.returncode == 2 and "shop" in bad.stderr
+    bad_origin = cartback("shop", "add", "x", "--origin", "ftp://x.example", "--db", db)
+    assert bad_origin.returncode == 2 and "origin" in bad_origin.stderr
+    bad_cur = cartback("shop", "add", "y", "--origin", "https://y.example", "--currency", "lira", "--db", db)
+    assert bad_cur.returncode == 2 and "currency" in bad_cur.stderr
+
+
+def test_shop_set_changes_settings_and_names_bad_ones(tmp_path):
+    db = str(tmp_path / "cli.db")
+    cartback("shop", "add", "bal", "--origin", "https://bal.example", "--db", db)
+    ok = cartback("shop", "set", "bal", "max_block=6", 'sections=["viewed","cart"]', "--db", db)
+    assert ok.returncode == 0, ok.stderr
+    settings = json.loads(ok.stdout)
+    assert settings["max_block"] == 6 and settings["sections"] == ["viewed", "cart"]
+    bad = cartback("shop", "set", "bal", "holdout_share=2", "--db", db)
+    assert bad.returncode == 2 and "settings.holdout_share" in bad.stderr
