@@ -3,9 +3,10 @@
 Two kinds of problem, treated differently:
 - structural (not JSON, wrong types, unknown event type, an id that is too long): the whole
   request is refused with 400 naming the field, and nothing is written;
-- policy on untrusted display fields (a product URL or image on a host the shop does not own):
-  the field is dropped, the event is kept, and the answer lists what was ignored, so a CDN image
-  does not cost the merchant the view itself.
+- a product's untrusted display fields (a URL or image on a host the shop does not own, a name
+  too long, a currency that is not an ISO code): the field is dropped, the event is kept, and the
+  answer lists what was ignored with the field named, so a theme's sloppy JSON-LD does not cost
+  the merchant the view itself.
 """
 
 from __future__ import annotations
@@ -156,6 +157,15 @@ def _url(value: Any, where: str, allowed: list[str], ignored: list[dict[str, str
     return text
 
 
+def _display(ignored: list[dict[str, str]], check, *args) -> Any:
+    """A display field that fails its check is dropped and reported; the event itself is kept."""
+    try:
+        return check(*args)
+    except ApiError as exc:
+        ignored.append({"field": exc.field or "", "message": exc.message})
+        return None
+
+
 def parse_product(value: Any, where: str, shop: Shop, ignored: list[dict[str, str]]) -> Product:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return Product(id=_string(value, where, MAX_ID, required=True))  # type: ignore[arg-type]
@@ -163,15 +173,18 @@ def parse_product(value: Any, where: str, shop: Shop, ignored: list[dict[str, st
         raise bad_request(where, f"must be a product object or an id, not {_kind(value)}")
     in_stock = value.get("in_stock")
     if in_stock is not None and not isinstance(in_stock, bool):
-        raise bad_request(f"{where}.in_stock", "must be true or false")
+        ignored.append({"field": f"{where}.in_stock", "message": f"{where}.in_stock: must be true or false"})
+        in_stock = None
+    # Only the id is structural. Display fields come from whatever a theme's JSON-LD says
+    # ("priceCurrency": "TL", a 400-character name): refusing the batch would lose the view too.
     return Product(
         id=_string(value.get("id"), f"{where}.id", MAX_ID, required=True),  # type: ignore[arg-type]
-        name=_string(value.get("name"), f"{where}.name", MAX_NAME),
-        price=_number(value.get("price"), f"{where}.price"),
-        currency=_currency(value.get("currency"), f"{where}.currency"),
-        url=_url(value.get("url"), f"{where}.url", shop.origins, ignored),
-        image=_url(value.get("image"), f"{where}.image", shop.asset_origins, ignored),
-        category=_string(value.get("category"), f"{where}.category", MAX_CATEGORY),
+        name=_display(ignored, _string, value.get("name"), f"{where}.name", MAX_NAME),
+        price=_display(ignored, _number, value.get("price"), f"{where}.price"),
+        currency=_display(ignored, _currency, value.get("currency"), f"{where}.currency"),
+        url=_display(ignored, _url, value.get("url"), f"{where}.url", shop.origins, ignored),
+        image=_display(ignored, _url, value.get("image"), f"{where}.image", shop.asset_origins, ignored),
+        category=_display(ignored, _string, value.get("category"), f"{where}.category", MAX_CATEGORY),
         in_stock=in_stock,
     )
 

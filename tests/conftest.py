@@ -129,8 +129,9 @@ def cartback_server(tmp_path_factory):
 def make_shop(cartback_server):
     def make(origins: list[str] | None = None, selector: str | None = None, locale: str = "tr",
              currency: str = "TRY", settings: dict | None = None) -> Shop:
+        # No holdout unless a test asks for one: a held-out visitor never gets the block.
         return add_shop(cartback_server.db_path, origins or ["http://shop.test"], selector, locale, currency,
-                        settings)
+                        {"holdout_share": 0, **(settings or {})})
     return make
 
 

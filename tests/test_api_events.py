@@ -68,12 +68,6 @@ def test_json_content_type_is_accepted_too(api, make_shop):
         ({"shop": "{shop}", "events": [{"type": "view"}]}, 400, "bad_request", "events[0].product"),
         ({"shop": "{shop}", "events": [{"type": "view", "product": {"id": "x" * 10_000}}]}, 400, "bad_request",
          "events[0].product.id"),
-        ({"shop": "{shop}", "events": [{"type": "view", "product": {"id": "p", "price": "cheap"}}]}, 400,
-         "bad_request", "events[0].product.price"),
-        ({"shop": "{shop}", "events": [{"type": "view", "product": {"id": "p", "price": -1}}]}, 400,
-         "bad_request", "events[0].product.price"),
-        ({"shop": "{shop}", "events": [{"type": "view", "product": {"id": "p", "in_stock": "yes"}}]}, 400,
-         "bad_request", "events[0].product.in_stock"),
         ({"shop": "{shop}", "events": [{"type": "add", "product": "p", "qty": 1.5}]}, 400, "bad_request",
          "events[0].qty"),
         ({"shop": "{shop}", "events": [{"type": "cart", "items": "p1"}]}, 400, "bad_request", "events[0].items"),
@@ -152,6 +146,20 @@ def test_untrusted_display_fields_are_dropped_not_the_event(api, make_shop, cart
     r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": body["vid"]})
     assert "onerror" not in r.text and "<img src=x" not in r.text
     assert block_ids(api, shop, body["vid"]) == ["p2"]
+
+
+def test_bad_display_fields_are_named_and_dropped_but_the_view_is_kept(api, make_shop, cartback_server):
+    shop = make_shop()
+    r = post(api, {"shop": shop.id, "events": [{"type": "view", "product": {
+        "id": "p", "name": "n" * 400, "price": "cheap", "currency": "TL", "category": 5.5, "in_stock": "yes",
+        "url": f"{ORIGIN}/p"}}, {"type": "view", "product": {"id": "q", "price": -1}}]})
+    assert r.status_code == 200 and r.json()["accepted"] == 2
+    named = {i["field"] for i in r.json()["ignored"]}
+    assert named == {"events[0].product.name", "events[0].product.price", "events[0].product.currency",
+                     "events[0].product.category", "events[0].product.in_stock", "events[1].product.price"}
+    row = sqlite3.connect(cartback_server.db_path).execute(
+        "SELECT name, price, currency, url FROM products WHERE shop = ? AND id = 'p'", (shop.id,)).fetchone()
+    assert row == (None, None, None, f"{ORIGIN}/p")
 
 
 def test_browser_reports_never_override_the_catalog(api, make_shop, seed_catalog):
