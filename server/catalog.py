@@ -52,6 +52,7 @@ MAX_NAME = 300
 MAX_URL = 2048
 MAX_CATEGORY = 750  # Google's limit for product_type
 MAX_PRICE = 1e9
+MAX_XML_DEPTH = 64
 READ_BLOCK = 64 * 1024
 
 G_NS = "http://base.google.com/ns/1.0"
@@ -103,6 +104,9 @@ _MONEY = re.compile(r"^(?:(?P<c1>[^\d\s.,+-]+)\s*)?(?P<num>[+-]?[\d.,]+)\s*(?P<c
 _NUM_DOT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")  # 1,249.90 / 1249.90 / 1249
 _NUM_COMMA = re.compile(r"^(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?$")  # 1.249,90 / 1249,90
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The common shape of a product URL, checked without urlsplit; anything else takes the full path.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?(?:[/?#][!-~]*)?",
+                        re.IGNORECASE)
 _SPACES = re.compile(r"[\x00-\x1f\x7f\s]+")
 
 _iso_currencies: set[str] | None = None
@@ -263,7 +267,7 @@ class _ByteReader:
         while True:
             j = self.buf.find(b"\n", self.i)
             if j >= 0:
-                skipped += j + 1 - self.i
+                skipped += j - self.i  # the line's length, without its newline
                 self.pos += j + 1 - self.i
                 self.i = j + 1
                 return skipped
@@ -275,7 +279,7 @@ class _ByteReader:
 
 
 def _detect_format(src: _ByteReader) -> str:
-    head = src.peek(4096)
+    head = src.peek(READ_BLOCK)
     if not head:
         raise CatalogError("body: the file is empty")
     if head[:2] == b"\x1f\x8b":
@@ -368,11 +372,15 @@ class _Lines:
             self.record_start = self.line_no
             self.record_bytes = 0
         if raw is None:
-            self.record_start = self.line_no
+            if self.record_start != self.line_no:  # inside a quoted field: where the row ends is unknowable
+                raise _Stop(self.record_start, f"the row goes on into line {self.line_no}, which is longer than "
+                                               "1 MiB (an unclosed quote?)")
             raise _Reject(None, f"line is {too_long:,} bytes long; at most {MAX_LINE:,} bytes (1 MiB) per line")
         self.record_bytes += len(raw)
         if self.record_bytes > MAX_LINE + 2:
-            raise _Reject(None, f"row spans more than {MAX_LINE:,} bytes (1 MiB); an unclosed quote?")
+            # Reading on would turn the text inside the quote into rows of junk.
+            raise _Stop(self.record_start, f"a quoted field runs over {MAX_LINE:,} bytes (1 MiB) from here "
+                                           "(an unclosed quote?)")
         try:
             return _decode_line(raw, self.line_no)
         except _Reject:
@@ -419,7 +427,8 @@ def _csv_records(src: _ByteReader) -> Iterator[_Record | _BadLine]:
         shown = ", ".join(n.strip() for n in names[:20] if n.strip()) or "none"
         raise CatalogError(f"id: the header row has no 'id' column (columns found: {shown[:300]})", field="id")
     lines = _Lines(src, line_no + 1)
-    reader = csv.reader(lines, delimiter=delimiter)
+    # strict: a quote that is never closed, or text after a closing quote, is reported, not guessed at.
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     while True:
         lines.record_start = None
         try:
@@ -430,7 +439,12 @@ def _csv_records(src: _ByteReader) -> Iterator[_Record | _BadLine]:
             yield _BadLine(lines.record_start or lines.line_no, exc.reason)
             continue
         except csv.Error as exc:
-            yield _BadLine(lines.record_start or lines.line_no, f"the row cannot be read as CSV ({exc})")
+            reason = str(exc)
+            if "unexpected end of data" in reason:
+                reason = "a quoted field is never closed (a stray '\"'?); the rest of the file was read into it"
+            else:
+                reason = f"the row cannot be read as CSV ({reason})"
+            yield _BadLine(lines.record_start or lines.line_no, reason)
             continue
         if not row or not any(cell.strip() for cell in row):
             continue
@@ -487,15 +501,29 @@ def _jsonl_records(src: _ByteReader) -> Iterator[_Record | _BadLine]:
         yield _Record(line_no, values)
 
 
-class _FeedTarget:
-    """An expat target that keeps only the product fields of each <item>/<entry>, no tree."""
+def _item_fields() -> dict[str, tuple[str, int]]:
+    # expat reports names as "namespace-uri}local" (or "local" with no namespace).
+    fields = {f"{G_NS}}}{local}": spec for local, spec in _G_FIELDS.items()}
+    for local, spec in _CORE_FIELDS.items():
+        fields[local] = spec
+        fields[f"{ATOM_NS}}}{local}"] = spec
+    return fields
 
-    def __init__(self) -> None:
-        self.expat: Any = None
+
+_ITEM_TAGS = frozenset({"item", "entry", f"{ATOM_NS}}}entry"})
+_ITEM_FIELDS = _item_fields()
+
+
+class _FeedHandlers:
+    """expat handlers that keep only the product fields of each <item>/<entry>; no tree is built."""
+
+    def __init__(self, expat: Any) -> None:
+        self.expat = expat
         self.depth = 0
         self.root: str | None = None
-        self.item_depth = 0
-        self.item: dict[str, tuple[int, Any]] | None = None
+        self.item_depth = -1
+        self.in_item = False
+        self.values: dict[str, tuple[int, str]] = {}
         self.item_line = 0
         self.item_size = 0
         self.item_too_big = False
@@ -504,35 +532,37 @@ class _FeedTarget:
         self.out: list[_Record | _BadLine] = []
         self.items = 0
         self.callbacks = 0
+        expat.StartElementHandler = self.start
+        expat.EndElementHandler = self.end
+        expat.CharacterDataHandler = self.data
 
-    def start(self, tag: str, attrs: dict[str, str]) -> None:
+    def start(self, tag: str, attrs: list[str]) -> None:
         self.callbacks += 1
         self.depth += 1
-        if self.root is None:
-            self.root = tag
-        if self.item is None:
-            local = tag.rsplit("}", 1)[-1]
-            if local in ("item", "entry") and (tag[0] != "{" or tag.startswith("{" + ATOM_NS)):
-                self.item = {}
+        if self.depth > MAX_XML_DEPTH:  # feeds nest 4 levels; a nesting bomb would grow expat's stack
+            raise _Stop(self.expat.CurrentLineNumber, f"XML nested deeper than {MAX_XML_DEPTH} levels")
+        if not self.in_item:
+            if self.root is None:
+                self.root = tag
+            if tag in _ITEM_TAGS:
+                self.in_item = True
+                self.values = {}
                 self.item_depth = self.depth
-                self.item_line = self.expat.CurrentLineNumber if self.expat is not None else 0
+                self.item_line = self.expat.CurrentLineNumber
                 self.item_size = 0
                 self.item_too_big = False
             return
         if self.depth != self.item_depth + 1:
             return
-        spec = None
-        if tag.startswith("{" + G_NS + "}"):
-            spec = _G_FIELDS.get(tag[len(G_NS) + 2:])
-        elif tag[0] != "{" or tag.startswith("{" + ATOM_NS + "}"):
-            spec = _CORE_FIELDS.get(tag.rsplit("}", 1)[-1])
+        spec = _ITEM_FIELDS.get(tag)
         if spec is None:
             return
         self.field = spec
         self.text = []
-        href = attrs.get("href")
-        if spec[0] == "url" and href is not None and attrs.get("rel", "alternate") == "alternate":
-            self.text = [href]  # Atom: <link rel="alternate" href="…"/>
+        if spec[0] == "url" and attrs:  # Atom: <link rel="alternate" href="…"/>
+            named = dict(zip(attrs[::2], attrs[1::2]))
+            if "href" in named and named.get("rel", "alternate") == "alternate":
+                self.text = [named["href"]]
 
     def data(self, text: str) -> None:
         self.callbacks += 1
@@ -547,35 +577,40 @@ class _FeedTarget:
 
     def end(self, tag: str) -> None:
         self.callbacks += 1
-        if self.item is not None:
+        if self.in_item:
             if self.field is not None and self.depth == self.item_depth + 1:
                 canon, priority = self.field
-                held = self.item.get(canon)
+                held = self.values.get(canon)
                 if held is None or priority > held[0]:
-                    self.item[canon] = (priority, "".join(self.text))
+                    self.values[canon] = (priority, "".join(self.text))
                 self.field = None
                 self.text = []
             elif self.depth == self.item_depth:
                 self.items += 1
+                self.in_item = False
                 if self.item_too_big:
                     self.out.append(_BadLine(self.item_line, f"item is longer than {MAX_LINE:,} characters (1 MiB)"))
                 else:
-                    self.out.append(_Record(self.item_line, {k: v for k, (_, v) in self.item.items()}))
-                self.item = None
+                    self.out.append(_Record(self.item_line, {k: v for k, (_, v) in self.values.items()}))
         self.depth -= 1
-
-    def close(self) -> None:
-        return None
 
     def drain(self) -> list[_Record | _BadLine]:
         out, self.out = self.out, []
         return out
 
 
+class _NoTree:
+    """DefusedXMLParser's target: no start/end/data, so the parser installs no handlers of its own."""
+
+    def close(self) -> None:
+        return None
+
+
 def _xml_records(src: _ByteReader) -> Iterator[_Record | _BadLine]:
-    target = _FeedTarget()
-    parser = DefusedXMLParser(target=target, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    target.expat = parser.parser
+    # defusedxml installs the guards (DOCTYPE, entity declarations, external references all raise);
+    # the element handlers are ours, set straight on expat: no tree, one Python call per event.
+    parser = DefusedXMLParser(target=_NoTree(), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    target = _FeedHandlers(parser.parser)
     quiet_bytes = 0
     try:
         while True:
@@ -601,10 +636,15 @@ def _xml_records(src: _ByteReader) -> Iterator[_Record | _BadLine]:
         raise CatalogError(
             "body: XML with a DOCTYPE, entity declarations or external references is refused "
             f"({type(exc).__name__}); product feeds do not need them") from None
-    except _Stop:
+    except (LookupError, ValueError) as exc:  # an encoding expat cannot read ("unknown encoding: …")
         yield from target.drain()
         if target.items == 0:
-            raise CatalogError("body: an XML tag, comment or token is longer than 1 MiB") from None
+            raise CatalogError(f"body: not a readable XML feed: {str(exc)[:200]}; save it as UTF-8") from None
+        raise _Stop(target.expat.CurrentLineNumber, f"the XML cannot be read here ({str(exc)[:200]})") from None
+    except _Stop as stop:
+        yield from target.drain()
+        if target.items == 0:
+            raise CatalogError(f"body: line {stop.line}: {stop.message}") from None
         raise
     yield from target.drain()
     if target.items == 0:
@@ -657,6 +697,8 @@ def _url(value: Any, fld: str) -> str | None:
     text = _text(value, fld, MAX_URL)
     if text is None:
         return None
+    if _PLAIN_URL.fullmatch(text):
+        return text
     if _CONTROL.search(text):
         raise _Reject(fld, f"{fld} must not contain control characters")
     text = text.replace(" ", "%20")
@@ -854,8 +896,8 @@ def _write_chunk(conn: sqlite3.Connection, shop: str, table: str, items: list, n
 
 def _mark_unavailable(conn: sqlite3.Connection, shop: str, table: str, expected: int, now: float) -> int:
     held = conn.execute(f"SELECT count(*) FROM temp.{table}").fetchone()[0]
-    if held != expected:  # the ids were not all kept (another connection?): do not guess
-        raise RuntimeError(f"catalog import lost track of the feed's ids ({held} of {expected})")
+    if held != expected:  # the ids were not all kept (chunks written on another connection?): do not guess
+        return -1
     absent = f"shop = ? AND source = 'catalog' AND id NOT IN (SELECT id FROM temp.{table})"
     count = conn.execute(f"SELECT count(*) FROM products WHERE {absent}", (shop,)).fetchone()[0]
     conn.execute(f"UPDATE products SET in_stock = 0, updated_at = ? WHERE {absent} AND in_stock != 0", (now, shop))
@@ -957,10 +999,16 @@ def import_stream(
             note = "; the rest of the file was not imported" + ("; full was not applied" if full else "")
             result.reject(stop.line, None, stop.message + note)
         flush()
-        if result.rows == 0 and full:
+        if full and result.rows == 0 and result.complete:
             raise CatalogError("body: the feed has no products; with full=true every product would become unavailable")
         if full and result.complete:
-            result.unavailable = write(_mark_unavailable, shop_id, table, seen_ids, time.time())
+            unavailable = write(_mark_unavailable, shop_id, table, seen_ids, time.time())
+            if unavailable < 0:
+                result.complete = False  # noted, not counted: no row was rejected
+                result.rejections.append({"line": None, "id": None, "field": None,
+                                          "reason": "full was not applied: the import lost track of the feed's ids"})
+            else:
+                result.unavailable = unavailable
     finally:
         try:
             write(_drop_seen, table)
@@ -1037,7 +1085,8 @@ class ProgressBar:
 def format_result(result: ImportResult, seconds: float | None = None) -> str:
     took = f" in {seconds:.1f} s" if seconds is not None else ""
     lines = [
-        f"catalog import ({result.format}{took}): {result.rows:,} rows read, {result.created:,} created, "
+        f"catalog import ({result.format}{took}): {result.rows:,} row{'' if result.rows == 1 else 's'} read, "
+        f"{result.created:,} created, "
         f"{result.updated:,} updated, {result.rejected:,} rejected, {result.unavailable:,} unavailable"
     ]
     if not result.complete:
