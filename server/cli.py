@@ -134,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # demo and evaluate own their options; argparse.REMAINDER would not pass options that come first.
+    if argv[:1] in (["demo"], ["evaluate"]):
+        return _forward(argv[0])(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

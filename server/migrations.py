@@ -101,6 +101,57 @@ STEPS: list[str] = [
     );
     CREATE INDEX blocks_by_time ON blocks (shop, ts);
     """,
+    # 2: measured results and privacy (server/report.py, server/privacy.py).
+    """
+    -- When a visitor first reached an empty cart with something to show (a `blocks` row, shown or
+    -- held out): the holdout compares visitors from that moment on. Kept on the visitor row, whose
+    -- lifetime is the visitor's, so the moment is not forgotten when raw events age out.
+    ALTER TABLE visitors ADD COLUMN first_eligible_at REAL;
+    UPDATE visitors SET first_eligible_at =
+        (SELECT min(b.ts) FROM blocks b WHERE b.shop = visitors.shop AND b.vid = visitors.vid);
+
+    -- Report reads: events of one type in a period; impressions and clicks of one block; one
+    -- visitor's blocks (holdout eligibility, export, erase).
+    CREATE INDEX events_by_type ON events (shop, type, ts);
+    CREATE INDEX events_by_block ON events (shop, block_id, type, ts) WHERE block_id IS NOT NULL;
+    CREATE INDEX blocks_by_visitor ON blocks (shop, vid, ts);
+
+    -- Days whose raw events passed the shop's retention period, rolled up before deletion.
+    -- One row per (day, scope, metric); scope is block, a section, totals, treatment or control;
+    -- a (day, 'day', 'rolled_at') row marks the day as rolled up (the report reads it from here).
+    CREATE TABLE daily_counts (
+        shop TEXT NOT NULL,
+        day TEXT NOT NULL,                  -- YYYY-MM-DD, UTC
+        scope TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (shop, day, scope, metric)
+    ) WITHOUT ROWID;
+    """,
+    # 3: learned neighbours for "you may also like" (server/recommend.py).
+    """
+    -- Directed product neighbours, bounded per product (recommend.PRUNE_AT rows at most).
+    CREATE TABLE rec_neighbours (
+        shop TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        neighbour_id TEXT NOT NULL,
+        score REAL NOT NULL,
+        PRIMARY KEY (shop, product_id, neighbour_id)
+    ) WITHOUT ROWID;
+
+    -- Per product: how many neighbour rows it has (when to cut), signal-weighted popularity (the
+    -- fallbacks), and its category as last seen by an event (the category fill's index).
+    CREATE TABLE rec_products (
+        shop TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        neighbours INTEGER NOT NULL DEFAULT 0,
+        popularity REAL NOT NULL DEFAULT 0,
+        category TEXT,
+        PRIMARY KEY (shop, product_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX rec_products_by_popularity ON rec_products (shop, popularity);
+    CREATE INDEX rec_products_by_category ON rec_products (shop, category, popularity) WHERE category IS NOT NULL;
+    """,
 ]
 
 

@@ -1,0 +1,216 @@
+"""Learned neighbours: what events teach, how lists stay bounded, how "you may also like" is ranked.
+
+Events go through the real ingest (`apply_events` → `recommend.learn`) on a real migrated SQLite
+file; `similar` reads through a small reader with the server's `fetchall` shape that counts queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from server import recommend, store
+from server.db import connect_sync, transaction
+from server.ingest import apply_events
+from server.shops import create_shop, merged_settings
+from server.validation import Event
+
+SHOP = "s1"
+T0 = 1_700_000_000.0
+
+
+class Reader:
+    """aiosqlite-shaped reads over a plain connection, counting queries."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.queries = 0
+
+    async def fetchall(self, sql, params=()):
+        self.queries += 1
+        return self.conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+def conn(tmp_path):
+    c = connect_sync(str(tmp_path / "rec.db"))
+    transaction(c, create_shop, SHOP, ["http://shop.test"])
+    yield c
+    c.close()
+
+
+def catalog(conn, *ids, category=None, in_stock=True, named=True):
+    def write(c):
+        for pid in ids:
+            c.execute(
+                "INSERT INTO products (shop, id, name, url, category, in_stock, source, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'catalog', 0) ON CONFLICT (shop, id) DO UPDATE SET "
+                "name = excluded.name, url = excluded.url, category = excluded.category, in_stock = excluded.in_stock",
+                (SHOP, pid, pid.upper() if named else None, f"http://shop.test/{pid}", category, int(in_stock)))
+    transaction(conn, write)
+
+
+def events(conn, vid, *evs, start=T0, step=10.0):
+    """evs: product ids (views) or (type, id) pairs, `step` seconds apart."""
+    batch = []
+    for n, e in enumerate(evs):
+        kind, pid = ("view", e) if isinstance(e, str) else e
+        if kind == "purchase":
+            batch.append(Event(type="purchase", order_id=f"o-{vid}-{n}", total=1.0, currency="TRY",
+                               items=[(pid, 1, 1.0)], ts=start + n * step))
+        else:
+            batch.append(Event(type=kind, product_id=pid, qty=1 if kind == "add" else None, ts=start + n * step))
+    transaction(conn, apply_events, SHOP, vid, batch, start, True, True)
+
+
+def score(conn, a, b):
+    row = conn.execute("SELECT score FROM rec_neighbours WHERE shop = ? AND product_id = ? AND neighbour_id = ?",
+                       (SHOP, a, b)).fetchone()
+    return row[0] if row else None
+
+
+def similar(conn, history, exclude=(), k=8):
+    reader = Reader(conn)
+    hist = [(pid, T0, "view") if isinstance(pid, str) else pid for pid in history]
+    out = asyncio.run(recommend.similar(reader, SHOP, hist, set(exclude) | {h[0] for h in hist}, k))
+    assert reader.queries <= 2
+    return out
+
+
+# -- learning ---------------------------------------------------------------------------------------
+
+def test_sequence_pairs_weighted_by_gap_time_and_direction(conn):
+    events(conn, "v", "a", "b", "c", step=0.001)
+    # c follows b directly (gap 1) and a at gap 2; the backward link gets BACKWARD of the forward one.
+    assert score(conn, "b", "c") == pytest.approx(1.0, rel=1e-4)
+    assert score(conn, "a", "c") == pytest.approx(0.5, rel=1e-4)
+    assert score(conn, "c", "b") == pytest.approx(recommend.BACKWARD, rel=1e-4)
+    assert score(conn, "a", "b") == pytest.approx(1.0, rel=1e-4)
+
+
+def test_pairs_far_apart_in_time_count_less_and_a_day_apart_not_at_all(conn):
+    events(conn, "v", "a", "b", step=600.0)
+    assert score(conn, "a", "b") == pytest.approx(0.5)  # ten minutes apart: half
+    events(conn, "w", "x", "y", step=86400.0)
+    assert score(conn, "x", "y") is None
+
+
+def test_stronger_signals_count_more(conn):
+    events(conn, "v1", "a", "b", step=0.001)
+    events(conn, "v2", "a", ("add", "c"), step=0.001)
+    events(conn, "v3", "a", ("purchase", "d"), step=0.001)
+    events(conn, "v4", "a", ("favorite", "e"), step=0.001)
+    assert score(conn, "a", "d") > score(conn, "a", "c") > score(conn, "a", "e") > score(conn, "a", "b")
+
+
+def test_repeated_view_teaches_nothing_new_but_a_cart_does(conn):
+    events(conn, "v", "a", "b", "a", "b", "a", step=0.001)
+    assert score(conn, "a", "b") == pytest.approx(1.0, rel=1e-4)
+    events(conn, "v", ("add", "b"), start=T0 + 100)
+    assert score(conn, "a", "b") > 1.0
+
+
+def test_learning_looks_at_a_bounded_window_of_the_visitor(conn):
+    events(conn, "v", *[f"p{i}" for i in range(20)], "z", step=0.001)
+    partners = {r[0] for r in conn.execute("SELECT product_id FROM rec_neighbours WHERE neighbour_id = 'z'")}
+    assert partners == {f"p{i}" for i in range(20 - recommend.WINDOW, 20)}
+
+
+def test_neighbour_lists_stay_bounded_and_keep_the_strongest(conn):
+    # "hub" co-occurs with many products; "best" with it in many visits.
+    for n in range(8):
+        events(conn, f"best{n}", "hub", "best", step=0.001)
+    for n in range(3 * recommend.PRUNE_AT):
+        events(conn, f"v{n}", "hub", f"p{n}", step=0.001)
+    count = conn.execute("SELECT count(*) FROM rec_neighbours WHERE shop = ? AND product_id = 'hub'",
+                         (SHOP,)).fetchone()[0]
+    assert recommend.KEEP <= count <= recommend.PRUNE_AT
+    assert score(conn, "hub", "best") == pytest.approx(8.0, rel=1e-4)
+    counted = conn.execute("SELECT neighbours FROM rec_products WHERE shop = ? AND product_id = 'hub'",
+                           (SHOP,)).fetchone()[0]
+    assert counted == count
+
+
+def test_frozen_stops_learning(conn):
+    with recommend.frozen():
+        events(conn, "v", "a", "b", step=0.001)
+    assert score(conn, "a", "b") is None
+    events(conn, "w", "a", "b", step=0.001)
+    assert score(conn, "a", "b") == pytest.approx(1.0, rel=1e-4)
+
+
+def test_shops_learn_apart(conn):
+    transaction(conn, create_shop, "s2", ["http://other.test"])
+    events(conn, "v", "a", "b", step=0.001)
+    transaction(conn, apply_events, "s2", "v", [Event(type="view", product_id="a", ts=T0),
+                                                Event(type="view", product_id="c", ts=T0)], T0, True, True)
+    assert {r[0] for r in conn.execute("SELECT neighbour_id FROM rec_neighbours WHERE shop = 's2'")} == {"a", "c"}
+    assert score(conn, "a", "c") is None
+
+
+# -- serving ----------------------------------------------------------------------------------------
+
+def test_neighbours_of_the_most_recent_product_come_first(conn):
+    catalog(conn, "a", "b", "x", "y")
+    for n in range(3):
+        events(conn, f"u{n}", "a", "x", step=0.001)
+        events(conn, f"w{n}", "b", "y", step=0.001)
+    # History newest first: b was looked at last, so its neighbour y leads.
+    assert similar(conn, ["b", "a"]) == ["y", "x"]
+    assert similar(conn, ["a", "b"]) == ["x", "y"]
+
+
+def test_strong_signal_in_history_weighs_more(conn):
+    catalog(conn, "a", "b", "x", "y")
+    events(conn, "u", "a", "x", step=0.001)
+    events(conn, "w", "b", "y", step=0.001)
+    assert similar(conn, [("b", T0, "view"), ("a", T0, "purchase")]) == ["x", "y"]
+
+
+def test_excluded_out_of_stock_and_unnamed_products_are_not_offered(conn):
+    catalog(conn, "a", "x", "y")
+    catalog(conn, "gone", in_stock=False)
+    catalog(conn, "noname", named=False)
+    for other in ("x", "y", "gone", "noname", "unknown"):
+        events(conn, f"v-{other}", "a", other, step=0.001)
+    assert sorted(similar(conn, ["a"], exclude={"y"})) == ["x"]
+
+
+def test_category_is_a_second_signal_and_fills_in(conn):
+    catalog(conn, "a", "x", category="honey")
+    catalog(conn, "y", category="tea")
+    catalog(conn, "h1", "h2", category="honey")
+    events(conn, "u", "a", "y", step=0.001)   # y: a slightly stronger neighbour of a...
+    events(conn, "w", "a", "x", step=5.0)   # ...x: in a's category
+    for n in range(3):
+        events(conn, f"h{n}", "h1", step=0.001)  # h1: popular honey, no neighbour of a
+    events(conn, "h", "h2", step=0.001)
+    assert similar(conn, ["a"], k=4) == ["x", "y", "h1", "h2"]
+
+
+def test_popular_products_only_for_a_visitor_with_nothing_better(conn):
+    catalog(conn, "a", "x", "lonely", "pop")
+    events(conn, "u", "a", "x", step=0.001)
+    events(conn, "u2", "a", step=0.001)
+    for n in range(5):
+        events(conn, f"p{n}", "pop", step=0.001)
+    # a has a neighbour: no padding with popular products.
+    assert similar(conn, ["a"]) == ["x"]
+    # lonely has no neighbours and no category: the shop's popular products, most popular first.
+    events(conn, "l", "lonely", step=0.001)
+    assert similar(conn, ["lonely"], k=2) == ["pop", "a"]
+
+
+def test_nothing_learned_nothing_offered(conn):
+    assert similar(conn, ["a"]) == []
+    assert similar(conn, []) == []
+
+
+def test_block_shows_learned_neighbours_after_recently_viewed(conn):
+    catalog(conn, "a", "b", "x")
+    events(conn, "u", "a", "x", step=0.001)
+    events(conn, "me", "b", "a", step=0.001)
+    sections = asyncio.run(store.compute_sections(Reader(conn), SHOP, "me", merged_settings({})))
+    assert [(s.key, [p["id"] for p in s.products]) for s in sections] == [("viewed", ["a", "b"]), ("similar", ["x"])]
