@@ -217,7 +217,7 @@ class Scorer:
 
 
 async def _block(db: Database, vid: str, settings: dict[str, Any]) -> list[str]:
-    sections = await store.compute_sections(db, SHOP, vid, settings)
+    sections = await db.read(store.compute_sections, SHOP, vid, settings)
     return [p["id"] for s in sections for p in s.products][:K]
 
 

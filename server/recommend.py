@@ -155,7 +155,7 @@ def _add_pairs(conn: sqlite3.Connection, shop: str, pairs: dict[tuple[str, str],
             conn.execute(_SET_COUNT_SQL, (shop, source))
 
 
-# -- serving (aiosqlite reader) ---------------------------------------------------------------------
+# -- serving (a reader connection, inside Database.read) ------------------------------------------
 
 # The same "worth showing" rule as block.showable, so out-of-stock or nameless products do not
 # take the places of showable ones.
@@ -242,13 +242,13 @@ def _choose(scores: dict[str, float], taste: dict[str, float], rows: Sequence[tu
     return out
 
 
-async def similar(reader, shop: str, history: list[tuple[str, float, str]], exclude: set[str], k: int) -> list[str]:
+def similar(conn: sqlite3.Connection, shop: str, history: list[tuple[str, float, str]], exclude: set[str], k: int) -> list[str]:
     """Up to k product ids for "you may also like", best first (history: (id, last_at, signal), newest first)."""
     if k <= 0 or not history:
         return []
     recent = history[:HISTORY]
     ids = [pid for pid, _, _ in recent]
-    scores, taste = _score(recent, await reader.fetchall(_neighbours_sql(len(ids)), (shop, *ids, shop, *ids)), exclude)
+    scores, taste = _score(recent, conn.execute(_neighbours_sql(len(ids)), (shop, *ids, shop, *ids)).fetchall(), exclude)
     # Twice what is asked for: some may turn out out of stock, and the category may reorder them.
     top = heapq.nlargest(2 * k, scores, key=scores.__getitem__)
     categories = sorted(taste, key=lambda c: (-taste[c], c))[:CATEGORIES] if len(top) < 2 * k else []
@@ -261,5 +261,5 @@ async def similar(reader, shop: str, history: list[tuple[str, float, str]], excl
         params += [shop, category, limit]
     if popular:
         params += [shop, limit]
-    rows = await reader.fetchall(_candidates_sql(len(top), len(categories), popular), params)
+    rows = conn.execute(_candidates_sql(len(top), len(categories), popular), params).fetchall()
     return _choose(scores, taste, rows, exclude, k, len(categories) + 1 if popular else None)

@@ -1,5 +1,6 @@
-"""Reads the block needs. The server and the offline evaluation both call `compute_sections`, so
-what is measured offline is what visitors get.
+"""Reads the block needs, as plain functions of a sqlite3 connection: the server runs
+`compute_sections` in one reader-thread hop (`Database.read`), and the offline evaluation calls the
+same function, so what is measured offline is what visitors get.
 
 Cost per block: one query for the visitor's own rows (bounded), the recommender's neighbour
 query, one query for the details of the recommended products. None of them grows with the total
@@ -8,8 +9,8 @@ number of events stored.
 
 from __future__ import annotations
 
-import time
-from typing import Any, Protocol, Sequence
+import sqlite3
+from typing import Any, Sequence
 
 from . import recommend
 from .block import HistoryItem, Section, build_sections
@@ -29,18 +30,14 @@ LIMIT {HISTORY_LIMIT}
 """
 
 
-class Reader(Protocol):
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
-
-
 def product_dict(row: Sequence[Any]) -> dict[str, Any]:
     pid, name, price, currency, url, image, category, in_stock = row
     return {"id": pid, "name": name, "price": price, "currency": currency, "url": url, "image": image,
             "category": category, "in_stock": in_stock}
 
 
-async def load_history(reader: Reader, shop: str, vid: str) -> list[HistoryItem]:
-    rows = await reader.fetchall(_HISTORY_SQL, (shop, vid))
+def load_history(conn: sqlite3.Connection, shop: str, vid: str) -> list[HistoryItem]:
+    rows = conn.execute(_HISTORY_SQL, (shop, vid)).fetchall()
     return [
         HistoryItem(
             product_id=r[0], viewed_at=r[1], views=r[2], carted_at=r[3], in_cart=bool(r[4]), fav_at=r[5],
@@ -50,24 +47,24 @@ async def load_history(reader: Reader, shop: str, vid: str) -> list[HistoryItem]
     ]
 
 
-async def load_products(reader: Reader, shop: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+def load_products(conn: sqlite3.Connection, shop: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
-    rows = await reader.fetchall(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE shop = ? AND id IN ({marks})",
-                                 (shop, *ids))
+    rows = conn.execute(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE shop = ? AND id IN ({marks})",
+                        (shop, *ids)).fetchall()
     return {r[0]: product_dict(r) for r in rows}
 
 
-async def compute_sections(reader: Reader, shop: str, vid: str, settings: dict[str, Any]) -> list[Section]:
-    history = await load_history(reader, shop, vid)
+def compute_sections(conn: sqlite3.Connection, shop: str, vid: str, settings: dict[str, Any]) -> list[Section]:
+    history = load_history(conn, shop, vid)
     if not history:
         return []
     # Ask for more than fits: some candidates may be out of stock or lack details.
     want = int(settings.get("max_block", 8)) * 3
     signals = [(i.product_id, i.last_at, _strongest(i)) for i in history]
-    ids = await recommend.similar(reader, shop, signals, {i.product_id for i in history}, want)
-    details = await load_products(reader, shop, ids)
+    ids = recommend.similar(conn, shop, signals, {i.product_id for i in history}, want)
+    details = load_products(conn, shop, ids)
     similar = [details[i] for i in ids if i in details]
     return build_sections(history, similar, settings)
 
@@ -81,6 +78,3 @@ def _strongest(item: HistoryItem) -> str:
         return "favorite"
     return "view"
 
-
-def now() -> float:
-    return time.time()

@@ -1,12 +1,11 @@
 """Learned neighbours: what events teach, how lists stay bounded, how "you may also like" is ranked.
 
 Events go through the real ingest (`apply_events` → `recommend.learn`) on a real migrated SQLite
-file; `similar` reads through a small reader with the server's `fetchall` shape that counts queries.
+file; `similar` reads through a connection wrapper that counts queries.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 
 import pytest
@@ -22,15 +21,15 @@ T0 = 1_700_000_000.0
 
 
 class Reader:
-    """aiosqlite-shaped reads over a plain connection, counting queries."""
+    """A plain connection that counts the queries run through it."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.queries = 0
 
-    async def fetchall(self, sql, params=()):
+    def execute(self, sql, params=()):
         self.queries += 1
-        return self.conn.execute(sql, params).fetchall()
+        return self.conn.execute(sql, params)
 
 
 @pytest.fixture
@@ -74,7 +73,7 @@ def score(conn, a, b):
 def similar(conn, history, exclude=(), k=8):
     reader = Reader(conn)
     hist = [(pid, T0, "view") if isinstance(pid, str) else pid for pid in history]
-    out = asyncio.run(recommend.similar(reader, SHOP, hist, set(exclude) | {h[0] for h in hist}, k))
+    out = recommend.similar(reader, SHOP, hist, set(exclude) | {h[0] for h in hist}, k)
     assert reader.queries <= 2
     return out
 
@@ -212,5 +211,5 @@ def test_block_shows_learned_neighbours_after_recently_viewed(conn):
     catalog(conn, "a", "b", "x")
     events(conn, "u", "a", "x", step=0.001)
     events(conn, "me", "b", "a", step=0.001)
-    sections = asyncio.run(store.compute_sections(Reader(conn), SHOP, "me", merged_settings({})))
+    sections = store.compute_sections(conn, SHOP, "me", merged_settings({}))
     assert [(s.key, [p["id"] for p in s.products]) for s in sections] == [("viewed", ["a", "b"]), ("similar", ["x"])]

@@ -1,8 +1,16 @@
-"""GET /v1/empty-cart: the block as an HTML fragment, or 204 when nothing is worth showing."""
+"""GET /v1/empty-cart: the block as an HTML fragment, or 204 when nothing is worth showing.
+
+Holdout (docs/REPORT.md): a stable per-visitor share of the shop's visitors (`holdout_share`) is
+the control group. For them the sections are computed exactly as for everybody else, and when
+there is something to show (an eligible moment) the block is recorded with `holdout = 1`, but the
+answer is 204 (`X-Cartback-Group: control`): both groups are measured the same way, only one of
+them sees the block.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 
@@ -10,14 +18,29 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from ..errors import bad_request
 from ..http import cors_headers, is_bot
 from ..i18n import pick_locale
+from ..report import holdout_share
+from ..shops import require_merchant
+from ..stats import in_control_group
 from ..store import compute_sections
 
+# The visitor row remembers the first eligible moment (the holdout cohort) beyond the lifetime of
+# the blocks rows; last_seen covers the block too, so retention never drops an active visitor.
+_TOUCH_VISITOR = """
+INSERT INTO visitors (shop, vid, first_seen, last_seen, first_eligible_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (shop, vid) DO UPDATE SET
+    last_seen = max(last_seen, excluded.last_seen),
+    first_eligible_at = min(coalesce(first_eligible_at, excluded.first_eligible_at), excluded.first_eligible_at)
+"""
 
-def _record_block(conn, block_id: str, shop: str, vid: str, ts: float, locale: str, sections: str) -> None:
-    conn.execute("INSERT INTO blocks (id, shop, vid, ts, locale, holdout, sections) VALUES (?, ?, ?, ?, ?, 0, ?)",
-                 (block_id, shop, vid, ts, locale, sections))
+
+def _record_block(conn, block_id: str, shop: str, vid: str, ts: float, locale: str, sections: str,
+                  holdout: int = 0) -> None:
+    conn.execute("INSERT INTO blocks (id, shop, vid, ts, locale, holdout, sections) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (block_id, shop, vid, ts, locale, holdout, sections))
+    conn.execute(_TOUCH_VISITOR, (shop, vid, ts, ts, ts))
 
 
 async def empty_cart(request: Request) -> Response:
@@ -25,19 +48,40 @@ async def empty_cart(request: Request) -> Response:
     params = request.query_params
     shop = await state.shops.require(params.get("shop"))
     headers = {**cors_headers(request, shop), "cache-control": "no-store"}
+    # A merchant's back end (the demo's simulated quarter) may place the render in the past.
+    ts = time.time()
+    trusted = "authorization" in request.headers and bool(await require_merchant(request, shop.id))
+    if trusted and params.get("ts"):
+        try:
+            ts = float(params["ts"])
+        except ValueError:
+            raise bad_request("ts", "must be a Unix time in seconds") from None
+        if not math.isfinite(ts) or not 0 < ts < 1e11:
+            raise bad_request("ts", "must be a Unix time in seconds")
     vid = state.tokens.verify(shop.id, params.get("vid"))
     if vid is None or is_bot(request):
         return Response(status_code=204, headers=headers)
     locale = pick_locale(params.get("locale"), shop.locale)
-    sections = await compute_sections(state.db, shop.id, vid, shop.settings)
+    sections = await state.db.read(compute_sections, shop.id, vid, shop.settings)
     if not sections:
         return Response(status_code=204, headers=headers)
+    control = in_control_group(shop.id, vid, holdout_share(shop.settings))
     block_id = secrets.token_urlsafe(9)
-    html = state.renderer.block(shop.id, block_id, sections, locale, shop.settings.get("titles"))
     summary = json.dumps([{"key": s.key, "ids": [p["id"] for p in s.products]} for s in sections],
                          separators=(",", ":"))
-    # The render is recorded for the report ("rendered" vs "viewable"); the visitor need not wait for it.
-    state.spawn(state.db.write(_record_block, block_id, shop.id, vid, time.time(), locale, summary))
+    # Global Privacy Control: the block may still be shown, nothing about the visit is stored.
+    record = request.headers.get("sec-gpc", "").strip() != "1"
+    write = state.db.write(_record_block, block_id, shop.id, vid, ts, locale, summary, int(control))
+    if record and trusted:
+        await write  # a back end placing renders in time wants them stored before it goes on
+    elif record:
+        # The render is recorded for the report ("rendered" vs "viewable"); the visitor need not wait for it.
+        state.spawn(write)
+    else:
+        write.close()
+    if control:
+        return Response(status_code=204, headers={**headers, "x-cartback-group": "control"})
+    html = state.renderer.block(shop.id, block_id, sections, locale, shop.settings.get("titles"))
     return HTMLResponse(html, headers=headers)
 
 
