@@ -72,7 +72,11 @@ def apply_events(conn: sqlite3.Connection, shop: str, vid: str, events: list[Eve
         if handler(conn, shop, vid, event, ts) is False:
             duplicates += 1
     if not new_visitor and events:
-        conn.execute("UPDATE visitors SET last_seen = max(last_seen, ?) WHERE shop = ? AND vid = ?", (now, shop, vid))
+        # An upsert, not an update: a valid token whose visitor was erased or aged out by retention
+        # starts a fresh, empty visitor row (server/privacy.py).
+        conn.execute("INSERT INTO visitors (shop, vid, first_seen, last_seen) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT (shop, vid) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+                     (shop, vid, now, now))
     return Applied(accepted=len(events) - duplicates, duplicates=duplicates, products_changed=products_changed)
 
 
@@ -126,11 +130,17 @@ def _cart(conn, shop, vid, e: Event, ts):
     # carts on their own (after 24 hours in the case), and that history is what the block shows.
     _log(conn, shop, vid, e, ts, data=[{"id": pid, "qty": qty} for pid, qty, _ in e.items])
     present = {pid: qty for pid, qty, _ in e.items if qty > 0}
+    before = {r[0] for r in conn.execute("SELECT product_id FROM visitor_items WHERE shop = ? AND vid = ? AND in_cart = 1",
+                                         (shop, vid))}
     conn.execute("UPDATE visitor_items SET in_cart = 0 WHERE shop = ? AND vid = ? AND in_cart = 1", (shop, vid))
     for pid, qty in present.items():
         conn.execute(_TOUCH_ITEM, (shop, vid, pid, ts))
         conn.execute("UPDATE visitor_items SET in_cart = 1, cart_qty = ?, carted_at = coalesce(carted_at, ?) "
                      "WHERE shop = ? AND vid = ? AND product_id = ?", (qty, ts, shop, vid, pid))
+        if pid not in before:
+            # A shop that reports only whole carts still teaches what goes together.
+            _stat(conn, shop, pid, "carts")
+            recommend.learn(conn, shop, vid, pid, "add", ts)
 
 
 def _favorite(conn, shop, vid, e: Event, ts):

@@ -213,3 +213,19 @@ def test_block_shows_learned_neighbours_after_recently_viewed(conn):
     events(conn, "me", "b", "a", step=0.001)
     sections = store.compute_sections(conn, SHOP, "me", merged_settings({}))
     assert [(s.key, [p["id"] for p in s.products]) for s in sections] == [("viewed", ["a", "b"]), ("similar", ["x"])]
+
+
+def test_products_entering_the_cart_by_snapshot_are_learned(tmp_path):
+    from server.ingest import apply_events
+    from server.validation import Event
+
+    c = connect_sync(str(tmp_path / "snap.db"))
+    transaction(c, create_shop, SHOP, ["http://shop.test"])
+    for vid in ("v1", "v2"):
+        transaction(c, apply_events, SHOP, vid, [Event(type="cart", items=[("a", 1, None)]),
+                                                  Event(type="cart", items=[("a", 1, None), ("b", 1, None)])],
+                    T0, True)
+    pairs = {(r[0], r[1]) for r in c.execute("SELECT product_id, neighbour_id FROM rec_neighbours WHERE shop = ?",
+                                             (SHOP,))}
+    assert ("a", "b") in pairs
+    assert c.execute("SELECT carts FROM product_stats WHERE shop = ? AND product_id = 'b'", (SHOP,)).fetchone() == (2,)
