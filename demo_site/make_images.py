@@ -71,7 +71,7 @@ def comb(word: str, sub: str, cell: str, capped: str, frame: str = "#9a6a34") ->
             + f'<rect x="44" y="50" width="152" height="128" rx="6" fill="{frame}"/>'
             + '<rect x="52" y="58" width="136" height="112" fill="#8a4d0c"/>'
             + '<rect x="52" y="58" width="136" height="112" fill="url(#p)"/>'
-            + f'<rect x="74" y="160" width="92" height="40" rx="6" fill="#fffaf0" stroke="#5b3a12" stroke-width="2"/>'
+            + '<rect x="74" y="160" width="92" height="40" rx="6" fill="#fffaf0" stroke="#5b3a12" stroke-width="2"/>'
             + f'<text x="120" y="181" text-anchor="middle" {FONT} font-size="{fit(word, 80, 16)}" font-weight="bold" fill="#5b3a12">{word}</text>'
             + f'<text x="120" y="194" text-anchor="middle" {FONT} font-size="9" fill="#5b3a12">{sub}</text>'
             + '</svg>')
@@ -85,7 +85,7 @@ def dropper(word: str, sub: str) -> str:
             + '<rect x="98" y="56" width="44" height="22" rx="4" fill="#3b2f28"/>'
             + '<path d="M96 78h48q22 8 22 30v82q0 16-16 16H90q-16 0-16-16v-82q0-22 22-30z" fill="url(#h)"/>'
             + '<rect x="82" y="104" width="7" height="80" rx="3" fill="#fff" opacity=".25"/>'
-            + f'<rect x="80" y="118" width="80" height="56" rx="6" fill="#fffaf0" stroke="#5b3a12" stroke-width="2"/>'
+            + '<rect x="80" y="118" width="80" height="56" rx="6" fill="#fffaf0" stroke="#5b3a12" stroke-width="2"/>'
             + hexagon(120, 130, 6, "#e7a21a")
             + f'<text x="120" y="156" text-anchor="middle" {FONT} font-size="{fit(word, 70, 15)}" font-weight="bold" fill="#5b3a12">{word}</text>'
             + f'<text x="120" y="168" text-anchor="middle" {FONT} font-size="9" fill="#5b3a12">{sub}</text>'
@@ -122,7 +122,7 @@ def box(word: str, sub: str, ribbon: str, jars: bool) -> str:
             + '<rect x="50" y="88" width="140" height="112" rx="4" fill="#c49a6c"/>'
             + '<rect x="44" y="80" width="152" height="24" rx="4" fill="#b0875a"/>'
             + f'<rect x="112" y="80" width="16" height="120" fill="{ribbon}"/>'
-            + f'<rect x="70" y="128" width="100" height="48" rx="6" fill="#fffaf0" stroke="#5b3a12" stroke-width="2"/>'
+            + '<rect x="70" y="128" width="100" height="48" rx="6" fill="#fffaf0" stroke="#5b3a12" stroke-width="2"/>'
             + f'<text x="120" y="152" text-anchor="middle" {FONT} font-size="{fit(word, 88, 15)}" font-weight="bold" fill="#5b3a12">{word}</text>'
             + f'<text x="120" y="166" text-anchor="middle" {FONT} font-size="9" fill="#5b3a12">{sub}</text>'
             + '</svg>')

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import random
@@ -23,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import urlencode
 
 import uvicorn
 
@@ -70,32 +72,16 @@ def expand_urls(products: Iterable[dict[str, Any]], origin: str) -> list[dict[st
 
 
 def import_catalog(conn: sqlite3.Connection, shop: str, products: list[dict[str, Any]]) -> int:
-    """Write the demo products as the shop's catalog (authoritative rows, source='catalog').
+    """Import the demo products as the shop's catalog, through the merchant's import path
+    (`server.catalog.import_stream`, JSON lines, full feed: a product dropped from the file becomes
+    unavailable). Returns the number of products imported."""
+    from .catalog import import_stream
 
-    A plain upsert for now; swap for `server.catalog.import_stream` when that lands.
-    """
-    now = time.time()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for p in products:
-            conn.execute(
-                """
-                INSERT INTO products (shop, id, name, price, currency, url, image, category, in_stock,
-                                      group_id, source, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'catalog', ?)
-                ON CONFLICT (shop, id) DO UPDATE SET
-                    name = excluded.name, price = excluded.price, currency = excluded.currency,
-                    url = excluded.url, image = excluded.image, category = excluded.category,
-                    in_stock = excluded.in_stock, source = 'catalog', updated_at = excluded.updated_at
-                """,
-                (shop, p["id"], p["name"], p["price"], p["currency"], p["url"], p["image"], p["category"],
-                 int(bool(p.get("in_stock", True))), now),
-            )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return len(products)
+    feed = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in products).encode("utf-8")
+    result = import_stream(conn, shop, io.BytesIO(feed), fmt="jsonl", full=True)
+    if result.rejected:
+        raise RuntimeError(f"demo catalog rejected: {result.rejections}")
+    return result.created + result.updated
 
 
 # --- shop and sample data -------------------------------------------------------------------------
@@ -105,15 +91,27 @@ def shop_origins(host: str, shop_port: int) -> list[str]:
     return list(dict.fromkeys(f"http://{h}:{shop_port}" for h in hosts))
 
 
-def ensure_shop(conn: sqlite3.Connection, origins: list[str]) -> str | None:
+# A marketer previewing the block must always see it: no control group in the demo (one can still
+# turn it on with `cartback shop set demo holdout_share=0.1`). `--simulate` keeps the default share,
+# since its uplift report needs a holdout group.
+DEMO_SETTINGS: dict[str, Any] = {"holdout_share": 0}
+
+
+def ensure_shop(conn: sqlite3.Connection, origins: list[str],
+                settings: dict[str, Any] | None = DEMO_SETTINGS) -> str | None:
     """Create the shop `demo` when missing (returns its new API key); otherwise make sure the
-    current origins are allowed (the ports may differ from the last run) and return None."""
+    current origins are allowed (the ports may differ from the last run) and return None.
+    `settings` are applied at creation, and later only where the shop has no value of its own."""
     from .db import transaction
-    from .shops import create_shop, get_shop, normalize_origin
+    from .shops import create_shop, get_shop, normalize_origin, update_settings
 
     shop = get_shop(conn, SHOP_ID)
     if shop is None:
-        return transaction(conn, create_shop, SHOP_ID, origins, None, "tr", "TRY")
+        return transaction(conn, create_shop, SHOP_ID, origins, None, "tr", "TRY", settings or {})
+    stored = json.loads(conn.execute("SELECT settings FROM shops WHERE id = ?", (SHOP_ID,)).fetchone()[0])
+    missing_settings = {k: v for k, v in (settings or {}).items() if k not in stored}
+    if missing_settings:
+        transaction(conn, update_settings, SHOP_ID, missing_settings)
     wanted = [normalize_origin(o) for o in origins]
     missing = [o for o in wanted if o and o not in shop.origins]
     if missing:
@@ -134,7 +132,7 @@ _INTERESTS = [
 ]
 
 
-def seed_sample_shoppers(conn: sqlite3.Connection, shop_id: str, product_ids: list[str], *,
+def seed_sample_shoppers(conn: sqlite3.Connection, shop_id: str, products: list[dict[str, Any]], *,
                          visitors: int = 90, days: int = 14, seed: int = 7, now: float | None = None) -> int:
     """Browsing histories of made-up earlier visitors (vid `sample-NNN`), written through the same
     ingest code as real events. Runs once per database; returns the number of events written."""
@@ -150,11 +148,12 @@ def seed_sample_shoppers(conn: sqlite3.Connection, shop_id: str, product_ids: li
     assert shop is not None
     rng = random.Random(seed)
     now = now or time.time()
+    price = {p["id"]: p["price"] for p in products}
+    product_ids = list(price)
     known = set(product_ids)
     groups = [([p for p in ids if p in known], w) for ids, w in _INTERESTS]
     groups = [(ids, w) for ids, w in groups if ids]
     weights = [w for _, w in groups]
-    written = 0
 
     def write_all(c: sqlite3.Connection) -> int:
         count = 0
@@ -168,24 +167,24 @@ def seed_sample_shoppers(conn: sqlite3.Connection, shop_id: str, product_ids: li
             for pid in dict.fromkeys(seen):
                 ts += rng.uniform(20, 240)
                 raw.append({"type": "view", "product": pid, "ts": ts})
-            carted = [e["product"] for e in raw if rng.random() < 0.4]
-            for pid in carted:
+            carted = {e["product"]: rng.choice([1, 1, 1, 2]) for e in raw if rng.random() < 0.4}
+            for pid, qty in carted.items():
                 ts += rng.uniform(10, 60)
-                raw.append({"type": "add", "product": pid, "qty": rng.choice([1, 1, 1, 2]), "ts": ts})
+                raw.append({"type": "add", "product": pid, "qty": qty, "ts": ts})
             if raw and rng.random() < 0.2:
                 ts += 30
                 raw.append({"type": "favorite", "product": raw[0]["product"], "ts": ts})
             if carted and rng.random() < 0.35:
                 ts += rng.uniform(60, 600)
+                items = [{"id": pid, "qty": qty, "price": price[pid]} for pid, qty in carted.items()]
                 raw.append({"type": "purchase", "order_id": f"SAMPLE-{n:04d}", "currency": "TRY", "ts": ts,
-                            "items": [{"id": pid, "qty": 1} for pid in carted]})
+                            "total": round(sum(i["price"] * i["qty"] for i in items), 2), "items": items})
             events = [parse_event(r, f"sample[{i}]", shop, []) for i, r in enumerate(raw)]
             apply_events(c, shop_id, f"{SAMPLE_PREFIX}{n:03d}", events, ts, new_visitor=True, trust_ts=True)
             count += len(events)
         return count
 
-    written = transaction(conn, write_all)
-    return written
+    return transaction(conn, write_all)
 
 
 # --- the shop's web app ---------------------------------------------------------------------------
@@ -202,7 +201,6 @@ class DemoShop:
 
     def __init__(self, products: list[dict[str, Any]], texts: dict[str, Any]) -> None:
         self.products = products
-        self.by_id = {p["id"]: p for p in products}
         self.by_slug = {p["url"].rstrip("/").rsplit("/", 1)[-1]: p for p in products}
         self.texts = texts
         self.categories = texts["categories"]
@@ -320,6 +318,9 @@ def create_demo_app(products: list[dict[str, Any]], *, widget_port: int, canonic
         locale = _locale_of(request)
         return page(request, "favorites.html", products=[shop.view(p, locale) for p in shop.products])
 
+    async def old_cart_path(request: Request) -> Response:
+        return RedirectResponse("/sepet", status_code=301)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return page(request, "404.html", status=404)
 
@@ -328,7 +329,7 @@ def create_demo_app(products: list[dict[str, Any]], *, widget_port: int, canonic
             Route("/", home),
             Route("/p/{slug}", product),
             Route("/sepet", cart),
-            Route("/cart", lambda r: RedirectResponse("/sepet", status_code=301)),
+            Route("/cart", old_cart_path),
             Route("/favoriler", favorites),
             Mount("/static", StaticFiles(directory=str(site_dir / "static")), name="static"),
         ],
@@ -361,7 +362,7 @@ class _DemoMiddleware:
             lang = request.query_params.get("lang")
             if lang in LOCALES and request.method == "GET" and not request.url.path.startswith("/static"):
                 params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-                target = request.url.path + ("?" + "&".join(f"{k}={v}" for k, v in params) if params else "")
+                target = request.url.path + ("?" + urlencode(params) if params else "")
                 response = RedirectResponse(target, status_code=303)
                 response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
                 await response(scope, receive, send)
@@ -377,6 +378,7 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(2048)  # now, so a second bind to the same port fails here, not in uvicorn
     except OSError:
         sock.close()
         raise
@@ -397,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="demo shop port, a different origin (0 = any free); default %(default)s")
     p.add_argument("--db", default="cartback-demo.db", help="SQLite file (created when missing); default %(default)s")
     p.add_argument("--log-level", default="warning", help="uvicorn log level; default %(default)s")
+    p.add_argument("--simulate", nargs="?", type=int, const=3000, metavar="VISITORS",
+                   help="fill the demo shop with a simulated quarter of traffic through the HTTP API "
+                        "(VISITORS shoppers, default 3000; a new database only)")
     return p
 
 
@@ -442,6 +447,9 @@ async def _run(widget_app, shop_app, widget_sock: socket.socket, shop_sock: sock
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:  # `cartback demo -- --port …` (argparse REMAINDER keeps the separator)
+        argv = argv[1:]
     args = build_parser().parse_args(argv)
     from .app import create_app
     from .db import connect_sync
@@ -459,10 +467,10 @@ def main(argv: list[str] | None = None) -> int:
 
     conn = connect_sync(args.db)
     try:
-        api_key = ensure_shop(conn, shop_origins(args.host, shop_port))
+        api_key = ensure_shop(conn, shop_origins(args.host, shop_port), {} if args.simulate else DEMO_SETTINGS)
         catalog = expand_urls(load_catalog(), shop_url)
         imported = import_catalog(conn, SHOP_ID, catalog)
-        sampled = seed_sample_shoppers(conn, SHOP_ID, [p["id"] for p in catalog])
+        sampled = seed_sample_shoppers(conn, SHOP_ID, catalog)
     finally:
         conn.close()
 
@@ -471,6 +479,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"Shop {SHOP_ID!r} already exists in {args.db} (its API key was printed when it was created).")
     print(f"Catalog: {imported} products." + (f" Sample shoppers: {sampled} events." if sampled else ""))
+    if args.simulate:
+        from .simulate import start_in_background
+        start_in_background(widget_url, SHOP_ID, api_key, visitors=args.simulate, dashboard_url=f"{widget_url}/dashboard")
 
     settings = Settings(db_path=args.db, host=args.host, port=port, count_bots=True)
     widget_app = create_app(settings)
