@@ -35,6 +35,10 @@ async def post_events(request: Request) -> Response:
     if is_bot(request):
         body["ignored"] = [{"field": "user-agent", "message": "bots are not tracked"}]
         return JSONResponse(body, headers=headers)
+    if request.headers.get("sec-gpc", "").strip() == "1":
+        # Global Privacy Control: the browser asks not to be tracked. Accept the call, store nothing.
+        body["ignored"] = [{"field": "sec-gpc", "message": "Global Privacy Control is on: nothing is stored"}]
+        return JSONResponse(body, headers=headers)
     if not trusted:
         state.limiter.check(shop.id, vid)
     if batch.events:

@@ -1,0 +1,497 @@
+"""The report against a running server: scripted visitors through the real API, every figure exact.
+
+Events are placed in time with merchant-authenticated posts (trusted `ts`), and blocks with a
+merchant-authenticated GET /v1/empty-cart carrying `ts`, so windows can be crossed on purpose.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from server.report import parse_period
+from server.stats import Sample, in_control_group, two_proportions, welch
+from tests.conftest import REPO
+from tests.test_api_events import ORIGIN
+
+DAY = 86400.0
+SECTIONS_NO_SIMILAR = ["cart", "viewed", "favorites"]
+CATALOG = {"a": 100.0, "b": 200.0, "c": 50.0, "d": 80.0, "e": 120.0, "f": 300.0}
+
+
+def catalog_rows() -> list[dict]:
+    return [{"id": pid, "name": f"Bal {pid}", "price": price, "url": f"{ORIGIN}/p/{pid}"}
+            for pid, price in CATALOG.items()]
+
+
+def at(day: date, hour: float = 0.0) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() + hour * 3600
+
+
+def today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+class Client:
+    """One shop's merchant back end and its visitors."""
+
+    def __init__(self, api, shop) -> None:
+        self.api, self.shop = api, shop
+        self.auth = {"authorization": f"Bearer {shop.api_key}"}
+
+    def send(self, token: str | None, events: list[dict], **headers) -> dict:
+        r = self.api.post("/v1/events", json={"shop": self.shop.id, "vid": token, "events": events},
+                          headers={**self.auth, **headers})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def visitor(self, events: list[dict]) -> str:
+        return self.send(None, events)["vid"]
+
+    def render(self, token: str, ts: float | None = None, trusted: bool = True):
+        """(status, block id, {section: [product ids]}, response)."""
+        params = {"shop": self.shop.id, "vid": token}
+        if ts is not None:
+            params["ts"] = str(ts)
+        r = self.api.get("/v1/empty-cart", params=params, headers=self.auth if trusted else {})
+        if r.status_code != 200:
+            return r.status_code, None, {}, r
+        block = re.search(r'data-cartback-block="([^"]+)"', r.text).group(1)
+        sections = {key: re.findall(r'data-cartback-product="([^"]+)"', body)
+                    for key, body in re.findall(r'data-section="(\w+)">(.*?)</section>', r.text, re.S)}
+        return 200, block, sections, r
+
+    def report(self, start: date | str | None = None, end: date | str | None = None, **params) -> dict:
+        r = self.report_response(start, end, **params)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def report_response(self, start=None, end=None, headers=None, **params):
+        if start is not None:
+            params["from"] = str(start)
+        if end is not None:
+            params["to"] = str(end)
+        return self.api.get(f"/v1/shops/{self.shop.id}/report", params=params,
+                            headers=self.auth if headers is None else headers)
+
+
+def view(pid, ts):
+    return {"type": "view", "product": pid, "ts": ts}
+
+
+def add(pid, ts):
+    return {"type": "add", "product": pid, "ts": ts}
+
+
+def empty_cart(ts):
+    return {"type": "cart", "items": [], "ts": ts}
+
+
+def impression(block, ts):
+    return {"type": "impression", "block": block, "ts": ts}
+
+
+def click(block, pid, ts, section="viewed"):
+    # The browser's `section` is not trusted: the report takes the section from the served block.
+    return {"type": "click", "block": block, "id": pid, "section": section, "ts": ts}
+
+
+def purchase(order_id, ts, items, total=None):
+    event = {"type": "purchase", "order_id": order_id, "ts": ts, "currency": "TRY", "items": items}
+    if total is not None:
+        event["total"] = total
+    return event
+
+
+def scope(rendered=0, impressions=0, reached=0, clicks=0, clicked=0, orders=0, purchased=0, revenue=0.0,
+          order_revenue=0.0) -> dict:
+    return {
+        "rendered": rendered, "impressions": impressions, "visitors_reached": reached,
+        "clicks": clicks, "visitors_clicked": clicked,
+        "ctr_visitors": clicked / reached if reached else 0.0,
+        "ctr_impressions": clicks / impressions if impressions else 0.0,
+        "attributed_orders": orders, "visitors_purchased": purchased,
+        "click_to_purchase": purchased / clicked if clicked else 0.0,
+        "attributed_revenue": revenue, "attributed_order_revenue": order_revenue,
+    }
+
+
+def assert_scope(actual: dict, expected: dict) -> None:
+    assert actual.keys() == expected.keys()
+    for key, value in expected.items():
+        assert actual[key] == pytest.approx(value, abs=1e-9), key
+
+
+@pytest.fixture
+def scripted(api, make_shop, seed_catalog):
+    """Eight visitors over ten days (D = today − 20, T = D 10:00 UTC); see the comments for each."""
+    shop = make_shop(settings={"holdout_share": 0, "sections": SECTIONS_NO_SIMILAR})
+    seed_catalog(shop, catalog_rows())
+    cb = Client(api, shop)
+    d = today() - timedelta(days=20)
+    t = at(d, 10)
+    before = t - 3600
+
+    # V1: cart history b, a and a viewed c. Sees the block, clicks b (cart) and c (viewed); buys b×2
+    # (+ d, not clicked) the next day, the order sent twice; buys c nine days after its click.
+    v1 = cb.visitor([add("a", before), add("b", before + 1), view("c", before + 2), empty_cart(before + 3)])
+    status, b1, sections, _ = cb.render(v1, t)
+    assert status == 200 and sections == {"cart": ["b", "a"], "viewed": ["c"]}
+    cb.send(v1, [impression(b1, t + 10), impression(b1, t + 15), click(b1, "b", t + 20, "cart"),
+                 click(b1, "b", t + 25, "cart"), click(b1, "c", t + 30)])
+    cb.send(v1, [impression(b1, t + DAY)])  # the same block seen again the next day: counted once
+    o1 = purchase("O1", t + DAY, [{"id": "b", "price": 200, "qty": 2}, {"id": "d", "price": 80, "qty": 1}], 480)
+    cb.send(v1, [o1])
+    assert cb.send(v1, [{**o1, "ts": t + DAY + 60}])["duplicates"] == 1
+    cb.send(v1, [purchase("O2", t + 9 * DAY, [{"id": "c", "price": 50, "qty": 1}], 50)])
+
+    # V2: viewed f, e; clicks e; three days later buys e and f (only e was clicked).
+    v2 = cb.visitor([view("e", before), view("f", before + 1)])
+    status, b2, sections, _ = cb.render(v2, t + 3600)
+    assert sections == {"viewed": ["f", "e"]}
+    cb.send(v2, [impression(b2, t + 3605), click(b2, "e", t + 3610),
+                 click(b2, "a", t + 3611)])  # a product the block did not show: not a click on the block
+    cb.send(v2, [purchase("O3", t + 3600 + 3 * DAY, [{"id": "e", "price": 120, "qty": 1},
+                                                      {"id": "f", "price": 300, "qty": 1}], 420)])
+
+    # V3: a favourite. The block is rendered but never half visible (no impression); buys a anyway.
+    v3 = cb.visitor([{"type": "favorite", "product": "a", "ts": before}])
+    status, b3, sections, _ = cb.render(v3, t + 2 * 3600)
+    assert sections == {"favorites": ["a"]}
+    cb.send(v3, [purchase("O4", t + 2 * 3600 + DAY, [{"id": "a", "price": 100, "qty": 1}], 100)])
+
+    # V4: cart history d; clicks it and buys it 6 days 23 hours later (inside the 7 days), the
+    # order sent without a total or a price (the catalog's 80 is used).
+    v4 = cb.visitor([add("d", before), empty_cart(before + 1)])
+    status, b4, sections, _ = cb.render(v4, t + 3 * 3600)
+    assert sections == {"cart": ["d"]}
+    cb.send(v4, [impression(b4, t + 3 * 3600 + 5), click(b4, "d", t + 3 * 3600 + 10, "cart")])
+    cb.send(v4, [purchase("O5", t + 3 * 3600 + 6 * DAY + 23 * 3600, [{"id": "d", "qty": 1}])])
+
+    # V5: never sees a block; buys f. A click on a block id that does not exist counts for nothing.
+    v5 = cb.visitor([view("f", before)])
+    cb.send(v5, [click("no-such-block", "f", t + 4000), purchase("O6", t + 5 * 3600, [{"id": "f", "price": 300,
+                                                                                      "qty": 1}], 300)])
+
+    # V7: viewed b; clicks it, buys nothing.
+    v7 = cb.visitor([view("b", before)])
+    status, b5, sections, _ = cb.render(v7, t + 4 * 3600)
+    assert sections == {"viewed": ["b"]}
+    cb.send(v7, [impression(b5, t + 4 * 3600 + 5), click(b5, "b", t + 4 * 3600 + 10)])
+
+    # V8: viewed a; sees the block, no click.
+    v8 = cb.visitor([view("a", before)])
+    status, b6, sections, _ = cb.render(v8, t + 5 * 3600)
+    assert sections == {"viewed": ["a"]}
+    cb.send(v8, [impression(b6, t + 5 * 3600 + 5)])
+    return cb, d, {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "v5": v5, "v7": v7, "v8": v8}
+
+
+def test_every_figure_of_the_scripted_period(scripted):
+    cb, d, _ = scripted
+    report = cb.report(d, d + timedelta(days=10))
+    assert report["shop"] == cb.shop.id and report["currency"] == "TRY"
+    assert report["from"] == d.isoformat() and report["to"] == (d + timedelta(days=10)).isoformat()
+    assert report["attribution_days"] == 7
+
+    # Rendered 6 (V1 V2 V3 V4 V7 V8), viewable 5 (not V3's), clicks 5 (b c e d b), 4 clickers;
+    # attributed: O1 (b 400 of 480), O3 (e 120 of 420), O5 (d 80 of 80). O2 is outside the window.
+    assert_scope(report["block"], scope(rendered=6, impressions=5, reached=5, clicks=5, clicked=4, orders=3,
+                                        purchased=3, revenue=600.0, order_revenue=980.0))
+    assert_scope(report["sections"]["cart"], scope(rendered=2, impressions=2, reached=2, clicks=2, clicked=2,
+                                                   orders=2, purchased=2, revenue=480.0, order_revenue=560.0))
+    assert_scope(report["sections"]["viewed"], scope(rendered=4, impressions=4, reached=4, clicks=3, clicked=3,
+                                                     orders=1, purchased=1, revenue=120.0, order_revenue=420.0))
+    assert_scope(report["sections"]["favorites"], scope(rendered=1))
+    assert_scope(report["sections"]["similar"], scope())
+    assert list(report["sections"]) == ["cart", "viewed", "favorites", "similar"]
+    assert report["block"]["ctr_visitors"] == 0.8 and report["block"]["ctr_impressions"] == 1.0
+    assert report["block"]["click_to_purchase"] == 0.75
+
+    # Six distinct orders (O1 sent twice), 480 + 50 + 420 + 100 + 80 + 300.
+    assert report["totals"]["orders"] == 6
+    assert report["totals"]["revenue"] == 1430.0
+    assert report["totals"]["block_revenue_share"] == pytest.approx(600 / 1430)
+
+    daily = {row["date"]: row for row in report["daily"]}
+    assert len(report["daily"]) == 11 and list(daily) == [(d + timedelta(days=i)).isoformat() for i in range(11)]
+    zero = {"rendered": 0, "impressions": 0, "clicks": 0, "attributed_orders": 0, "attributed_revenue": 0.0,
+            "orders": 0, "revenue": 0.0}
+    expected = {i: dict(zero) for i in range(11)}
+    expected[0].update(rendered=6, impressions=5, clicks=5, orders=1, revenue=300.0)
+    expected[1].update(attributed_orders=1, attributed_revenue=400.0, orders=2, revenue=580.0)
+    expected[3].update(attributed_orders=1, attributed_revenue=120.0, orders=1, revenue=420.0)
+    expected[7].update(attributed_orders=1, attributed_revenue=80.0, orders=1, revenue=80.0)
+    expected[9].update(orders=1, revenue=50.0)
+    for i, values in expected.items():
+        assert daily[(d + timedelta(days=i)).isoformat()] == {"date": (d + timedelta(days=i)).isoformat(), **values}
+
+    # Holdout off: every eligible visitor is in the treatment group. Converted within 7 days of the
+    # first block: V1 (O1), V2 (O3), V3 (O4), V4 (O5); V7 and V8 did not buy.
+    holdout = report["holdout"]
+    assert holdout["share"] == 0.0
+    assert holdout["treatment"] == {"visitors": 6, "converted": 4, "conversion_rate": pytest.approx(4 / 6),
+                                    "revenue": 1080.0, "revenue_per_visitor": pytest.approx(180.0)}
+    assert holdout["control"] == {"visitors": 0, "converted": 0, "conversion_rate": 0.0, "revenue": 0.0,
+                                  "revenue_per_visitor": 0.0}
+    assert holdout["conversion"]["ci95"] is None and holdout["conversion"]["significant"] is False
+    assert "holdout is off" in holdout["verdict"]
+    assert report["notes"] == []
+
+
+def test_a_period_counts_what_happened_in_it_with_clicks_from_before(scripted):
+    cb, d, _ = scripted
+    # From D+2: no block activity, but O3 (clicked on D) and O5 (clicked on D) are attributed.
+    later = cb.report(d + timedelta(days=2), d + timedelta(days=10))
+    assert_scope(later["block"], scope(orders=2, purchased=2, revenue=200.0, order_revenue=500.0))
+    assert later["totals"] == {"orders": 3, "revenue": 550.0, "block_revenue_share": pytest.approx(200 / 550)}
+    assert later["holdout"]["treatment"]["visitors"] == 0  # all were first eligible on D
+    # D+1 alone: V1's second impression of the same block is not a new impression.
+    next_day = cb.report(d + timedelta(days=1), d + timedelta(days=1))
+    assert next_day["block"]["impressions"] == 0
+    assert next_day["block"]["attributed_orders"] == 1 and next_day["block"]["attributed_revenue"] == 400.0
+    # D alone: everything rendered, seen and clicked, no attributed purchase yet.
+    first_day = cb.report(d, d)
+    assert_scope(first_day["block"], scope(rendered=6, impressions=5, reached=5, clicks=5, clicked=4))
+    assert first_day["totals"]["orders"] == 1
+
+
+def test_the_csv_export_has_one_row_per_scope(scripted):
+    cb, d, _ = scripted
+    end = d + timedelta(days=10)
+    report = cb.report(d, end)
+    r = cb.report_response(d, end, format="csv")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    assert r.headers["content-disposition"] == \
+        f'attachment; filename="cartback-{cb.shop.id}-{d.isoformat()}-{end.isoformat()}.csv"'
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [row["scope"] for row in rows] == [
+        "block", "section:cart", "section:viewed", "section:favorites", "section:similar",
+        "holdout:treatment", "holdout:control", "uplift:conversion", "uplift:revenue_per_visitor"]
+    block = rows[0]
+    assert block["shop"] == cb.shop.id and block["attribution_days"] == "7" and block["currency"] == "TRY"
+    for key in ("rendered", "impressions", "visitors_reached", "clicks", "visitors_clicked", "attributed_orders",
+                "visitors_purchased"):
+        assert int(block[key]) == report["block"][key], key
+    assert block["attributed_revenue"] == "600.00" and block["attributed_order_revenue"] == "980.00"
+    assert block["ctr_visitors"] == "0.800000" and block["click_to_purchase"] == "0.750000"
+    assert block["total_orders"] == "6" and block["total_revenue"] == "1430.00"
+    assert rows[2]["attributed_revenue"] == "120.00" and rows[2]["click_to_purchase"] == "0.333333"
+    assert rows[5]["visitors"] == "6" and rows[5]["converted"] == "4" and rows[5]["revenue"] == "1080.00"
+    assert rows[7]["significant"] == "false" and rows[7]["ci95_low"] == ""
+
+    daily = cb.report_response(d, end, format="csv", table="daily")
+    assert daily.headers["content-disposition"].endswith(f'{end.isoformat()}-daily.csv"')
+    days = list(csv.DictReader(io.StringIO(daily.text)))
+    assert len(days) == 11 and days[1]["attributed_revenue"] == "400.00" and days[0]["rendered"] == "6"
+
+
+def test_the_terminal_table(scripted, cartback_server):
+    cb, d, _ = scripted
+    end = d + timedelta(days=10)
+    out = subprocess.run([sys.executable, "-m", "server", "report", cb.shop.id, "--db", str(cartback_server.db_path),
+                          "--from", d.isoformat(), "--to", end.isoformat()],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert f"{d.isoformat()} to {end.isoformat()}" in text
+    assert "Attribution window: 7 days" in text and "Attributed revenue (7 d)" in text
+    lines = text.splitlines()
+    header = next(line for line in lines if line.split()[:5] == ["block", "cart", "viewed", "favorites", "similar"])
+    rendered = next(line for line in lines if line.startswith("Rendered"))
+    ctr = next(line for line in lines if line.startswith("CTR (visitors)"))
+    revenue = next(line for line in lines if line.startswith("Attributed revenue"))
+    assert rendered.split()[1:] == ["6", "2", "4", "1", "0"]
+    assert ctr.split()[2:] == ["80.0%", "100.0%", "75.0%", "0.0%", "0.0%"]
+    assert "₺600,00" in revenue and "₺480,00" in revenue  # the shop's locale (tr) and currency
+    # Right-aligned columns: every row of the table ends at the same place as its header.
+    assert len(rendered) == len(ctr) == len(revenue) == len(header.rstrip())
+    assert "not yet" in text or "holdout is off" in text
+    assert f"{(d + timedelta(days=1)).isoformat()}" in text  # the daily series
+
+    as_csv = subprocess.run([sys.executable, "-m", "server", "report", cb.shop.id, "--db",
+                             str(cartback_server.db_path), "--from", d.isoformat(), "--to", end.isoformat(), "--csv"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert as_csv.stdout.replace("\r\n", "\n") == cb.report_response(d, end, format="csv").text.replace("\r\n", "\n")
+
+    bad = subprocess.run([sys.executable, "-m", "server", "report", cb.shop.id, "--db", str(cartback_server.db_path),
+                          "--from", "yesterday"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "from:" in bad.stderr
+
+
+def test_holdout_groups_are_measured_the_same_way(api, make_shop, seed_catalog, cartback_server):
+    shop = make_shop(settings={"holdout_share": 0.5, "sections": SECTIONS_NO_SIMILAR})
+    seed_catalog(shop, catalog_rows())
+    cb = Client(api, shop)
+    d = today() - timedelta(days=15)
+    t = at(d, 9)
+
+    def assigned(control: bool, count: int) -> list[str]:
+        found = []
+        while len(found) < count:
+            token = cb.visitor([])
+            if in_control_group(shop.id, token.split(".")[0], 0.5) == control:
+                found.append(token)
+        return found
+
+    treatment, control = assigned(False, 4), assigned(True, 5)
+    conn = sqlite3.connect(cartback_server.db_path)
+
+    # Everyone eligible viewed a product before reaching the empty cart.
+    for i, token in enumerate(treatment[:3] + control[:4]):
+        cb.send(token, [view("a", t - 600 + i)])
+        status, block, sections, r = cb.render(token, t + i)
+        if token in control:
+            # Held out: nothing shown, but the eligible moment is recorded like the shown ones.
+            assert status == 204 and r.headers["x-cartback-group"] == "control"
+            held = conn.execute("SELECT holdout, ts FROM blocks WHERE shop = ? AND vid = ?",
+                                (shop.id, token.split(".")[0])).fetchall()
+            assert held == [(1, t + i)]
+        else:
+            assert status == 200 and "x-cartback-group" not in r.headers
+            cb.send(token, [impression(block, t + i + 5)])
+    # A control visitor with nothing to show is not eligible: 204 and no row.
+    status, *_ = cb.render(control[4], t)
+    assert status == 204
+    assert conn.execute("SELECT count(*) FROM blocks WHERE shop = ? AND vid = ?",
+                        (shop.id, control[4].split(".")[0])).fetchone()[0] == 0
+    # A treatment visitor first eligible before the period is not in the period's cohort.
+    cb.send(treatment[3], [view("b", t - 5 * DAY - 60)])
+    assert cb.render(treatment[3], t - 5 * DAY)[0] == 200
+    assert cb.render(treatment[3], t + 100)[0] == 200
+    cb.send(treatment[3], [purchase("T3", t + 200, [{"id": "b", "price": 200, "qty": 1}], 200)])
+
+    # Purchases, the same for both groups: treatment 2 of 3 convert (100, 300); control 1 of 4 (200),
+    # another control visitor buys 8 days after the eligible moment (outside the window).
+    cb.send(treatment[0], [purchase("T0", t + 3600, [{"id": "a", "price": 100, "qty": 1}], 100)])
+    cb.send(treatment[1], [purchase("T1", t + 2 * DAY, [{"id": "f", "price": 300, "qty": 1}], 300)])
+    cb.send(control[0], [purchase("C0", t + 6 * DAY, [{"id": "b", "price": 200, "qty": 1}], 200)])
+    cb.send(control[1], [purchase("C1", t + 8 * DAY, [{"id": "a", "price": 100, "qty": 1}], 100)])
+    # A browser render (no trusted ts) for a held-out visitor answers the same way.
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": control[2]})
+    assert r.status_code == 204 and r.headers["x-cartback-group"] == "control"
+
+    report = cb.report(d, d + timedelta(days=9))
+    holdout = report["holdout"]
+    assert holdout["share"] == 0.5
+    assert holdout["treatment"] == {"visitors": 3, "converted": 2, "conversion_rate": pytest.approx(2 / 3),
+                                    "revenue": 400.0, "revenue_per_visitor": pytest.approx(400 / 3)}
+    assert holdout["control"] == {"visitors": 4, "converted": 1, "conversion_rate": 0.25, "revenue": 200.0,
+                                  "revenue_per_visitor": 50.0}
+    conversion = two_proportions(2, 3, 1, 4).as_dict()
+    rpv = welch(Sample.of([100.0, 300.0, 0.0]), Sample.of([200.0, 0.0, 0.0, 0.0])).as_dict()
+    assert holdout["conversion"] == pytest.approx(conversion)
+    assert holdout["revenue_per_visitor"] == pytest.approx(rpv)
+    assert holdout["conversion"]["absolute"] == pytest.approx(2 / 3 - 1 / 4)
+    assert holdout["conversion"]["relative"] == pytest.approx((2 / 3) / (1 / 4) - 1)
+    assert holdout["conversion"]["significant"] is False
+    assert "not yet significant" in holdout["verdict"]
+    # The block figures count only what was shown: 3 treatment renders in the period + the early one
+    # is outside it; the held-out renders are not "rendered".
+    assert report["block"]["rendered"] == 4 and report["block"]["impressions"] == 3
+    assert report["totals"]["orders"] == 5
+
+
+def test_a_clear_uplift_is_called_significant(api, make_shop, seed_catalog):
+    shop = make_shop(settings={"holdout_share": 0.5, "sections": SECTIONS_NO_SIMILAR})
+    seed_catalog(shop, catalog_rows())
+    cb = Client(api, shop)
+    d = today() - timedelta(days=12)
+    t = at(d, 9)
+    groups = {False: [], True: []}
+    while min(len(v) for v in groups.values()) < 20:
+        token = cb.visitor([view("a", t - 600)])
+        group = in_control_group(shop.id, token.split(".")[0], 0.5)
+        if len(groups[group]) < 20:
+            groups[group].append(token)
+            cb.render(token, t)
+    for i, token in enumerate(groups[False][:18]):  # 18 of 20 treatment visitors buy, 2 of 20 control
+        cb.send(token, [purchase(f"T{i}", t + 60, [{"id": "a", "price": 100, "qty": 1}], 100)])
+    for i, token in enumerate(groups[True][:2]):
+        cb.send(token, [purchase(f"C{i}", t + 60, [{"id": "a", "price": 100, "qty": 1}], 100)])
+    holdout = cb.report(d, d)["holdout"]
+    assert holdout["conversion"]["absolute"] == pytest.approx(0.8)
+    assert holdout["conversion"]["significant"] and holdout["revenue_per_visitor"]["significant"]
+    assert "higher with the block" in holdout["verdict"] and "not yet" not in holdout["verdict"]
+
+
+@pytest.mark.parametrize("params, status, field", [
+    ({"from": "2026-13-01"}, 400, "from"),
+    ({"from": "yesterday"}, 400, "from"),
+    ({"to": "2026-02-30"}, 400, "to"),
+    ({"from": "2026-03-02", "to": "2026-03-01"}, 400, "from"),
+    ({"from": "2000-01-01", "to": "2026-01-01"}, 400, "to"),
+    ({"format": "xml"}, 400, "format"),
+])
+def test_bad_periods_and_formats_are_refused_naming_the_field(api, make_shop, params, status, field):
+    cb = Client(api, make_shop())
+    r = api.get(f"/v1/shops/{cb.shop.id}/report", params=params, headers=cb.auth)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["field"] == field and field in r.json()["error"]["message"]
+
+
+def test_the_report_is_for_the_merchant_only(api, make_shop):
+    shop, other = make_shop(), make_shop()
+    cb = Client(api, shop)
+    assert cb.report_response(headers={}).status_code == 401
+    assert cb.report_response(headers={"authorization": f"Bearer {other.api_key}"}).status_code == 403
+    r = api.get("/v1/shops/no-such-shop/report", headers=cb.auth)
+    assert r.status_code == 404
+
+
+def test_default_period_is_the_last_90_days():
+    start, end = parse_period(None, None, today=date(2026, 10, 31))
+    assert (start, end) == (date(2026, 8, 3), date(2026, 10, 31))  # 90 days, both ends included
+    assert parse_period("2026-08-01", None, today=date(2026, 10, 31)) == (date(2026, 8, 1), date(2026, 10, 31))
+    assert parse_period(None, "2026-03-31", today=date(2026, 10, 31)) == (date(2026, 1, 1), date(2026, 3, 31))
+
+
+def test_report_queries_use_indexes(cartback_server):
+    from server.report import (_BLOCKS_SQL, _CLICKS_SQL, _COHORT_SQL, _IMPRESSIONS_SQL, _PURCHASES_SQL,
+                               _SEEN_BEFORE_SQL)
+
+    conn = sqlite3.connect(cartback_server.db_path)
+    plans = {
+        "blocks": (_BLOCKS_SQL, ("s", 0, 1)),
+        "impressions": (_IMPRESSIONS_SQL, ("s", 0, 1)),
+        "seen before": (_SEEN_BEFORE_SQL.format(marks="?,?"), ("s", 0, "b1", "b2")),
+        "clicks": (_CLICKS_SQL, (0, "s", 0, 1)),
+        "purchases": (_PURCHASES_SQL, ("s", 0, 1)),
+        "cohort": (_COHORT_SQL, {"shop": "s", "lo": 0, "hi": 1}),
+    }
+    for name, (sql, params) in plans.items():
+        plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        # Every read of a stored table goes through an index (SCAN is only allowed over the
+        # intermediate `firsts` of the cohort query).
+        tables = [step for step in plan if step.startswith(("SCAN", "SEARCH"))]
+        assert tables and all(step.startswith("SEARCH") or step == "SCAN f" for step in tables), (name, plan)
+
+
+def test_only_the_merchant_places_renders_in_time(api, make_shop, seed_catalog, cartback_server):
+    shop = make_shop(settings={"sections": SECTIONS_NO_SIMILAR})
+    seed_catalog(shop, catalog_rows())
+    cb = Client(api, shop)
+    token = cb.visitor([view("a", time.time())])
+    past = time.time() - 5 * DAY
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": token, "ts": str(past)})  # a browser
+    assert r.status_code == 200
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": token, "ts": "soon"}, headers=cb.auth)
+    assert r.status_code == 400 and r.json()["error"]["field"] == "ts"
+    assert cb.render(token, past)[0] == 200
+    conn = sqlite3.connect(cartback_server.db_path)
+    deadline = time.monotonic() + 5
+    while True:
+        times = sorted(row[0] for row in conn.execute("SELECT ts FROM blocks WHERE shop = ?", (shop.id,)))
+        if len(times) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert times[0] == past and times[1] > time.time() - 60
