@@ -16,9 +16,12 @@ from starlette.routing import Route
 
 from .config import Settings
 from .db import Database
-from .endpoints import assets, catalog, empty_cart, events, shops
+from .endpoints import assets, catalog, dashboard, empty_cart, events, shops
+from .endpoints import report as report_endpoints
+from .endpoints import visitors as visitor_endpoints
 from .errors import ApiError, api_error_handler
 from .http import RateLimiter
+from .privacy import retention_loop
 from .render import Renderer
 from .shops import ShopRegistry
 from .snippet import Snippet
@@ -74,9 +77,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         secret = await db.write(_ensure_secret)
         state.db = db
         state.tokens = VisitorTokens(secret, settings.token_max_age_days * 86400)
+        # Raw events past each shop's retention period: rolled into daily counts, then deleted, daily.
+        retention = asyncio.ensure_future(retention_loop(db))
         try:
             yield
         finally:
+            retention.cancel()
+            await asyncio.gather(retention, return_exceptions=True)
             if state.tasks:
                 await asyncio.gather(*state.tasks, return_exceptions=True)
             await db.close()
@@ -87,7 +94,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *events.routes,
             *empty_cart.routes,
             *catalog.routes,
+            *report_endpoints.routes,
+            *visitor_endpoints.routes,
             *shops.routes,
+            *dashboard.routes,
             Route("/v1/{rest:path}", preflight, methods=["OPTIONS"]),
         ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error, Exception: server_error},

@@ -1,0 +1,81 @@
+"""server/simulate.py: simulated shoppers through the real HTTP API of a running server."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from server import simulate
+from tests.conftest import add_shop, put_products
+
+ORIGIN = "http://sim-shop.test"
+
+
+def demo_products() -> list[dict]:
+    return [dict(p, url=ORIGIN + p["url"], image=ORIGIN + p["image"]) for p in simulate.load_products()]
+
+
+def test_a_short_simulation_fills_the_report(cartback_server, api):
+    shop = add_shop(cartback_server.db_path, [ORIGIN], settings={"holdout_share": 0.3},
+                    shop_id=f"sim{os.getpid()}")
+    put_products(cartback_server.db_path, shop.id, demo_products())
+    # Few visitors, so clicks and purchases are made likelier than in a real shop.
+    rates = simulate.Rates(click=0.4, buy_after_click=0.7)
+    started = time.monotonic()
+    summary = simulate.run(cartback_server.url, shop.id, shop.api_key, days=6, visitors=70, seed=5, rates=rates)
+    assert time.monotonic() - started < 60
+    assert summary.blocks > 0 and summary.impressions > 0 and summary.clicks > 0 and summary.orders > 0
+    assert summary.no_block > 0, "the holdout group got no block"
+
+    r = api.get(f"/v1/shops/{shop.id}/report", headers={"authorization": f"Bearer {shop.api_key}"})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    block = report["block"]
+    assert block["impressions"] == summary.impressions
+    assert block["clicks"] > 0 and block["visitors_clicked"] > 0
+    assert block["attributed_orders"] > 0 and block["attributed_revenue"] > 0
+    assert report["totals"]["orders"] == summary.orders
+    holdout = report["holdout"]
+    assert holdout["control"]["visitors"] > 0 and holdout["treatment"]["visitors"] > 0
+
+    # Spread over the simulated days (the block's render time too), not piled up on today.
+    active = [d for d in report["daily"] if d["impressions"] or d["rendered"]]
+    assert len(active) >= 4
+    assert sum(d["rendered"] for d in report["daily"]) == block["rendered"]
+    first = min(d["date"] for d in active)
+    assert first < time.strftime("%Y-%m-%d", time.gmtime(time.time() - 3 * 86400))
+
+
+def test_the_plan_is_deterministic_for_a_seed():
+    products = simulate.load_products()
+    now = 1_790_000_000.0
+    rates = simulate.Rates()
+    a = simulate.plan(200, 30, 7, now, products, rates)
+    b = simulate.plan(200, 30, 7, now, products, rates)
+    c = simulate.plan(200, 30, 8, now, products, rates)
+    assert a == b
+    assert a != c
+    for v in a:
+        stamps = [e["ts"] for e in v.first] + [r.ts for r in v.returns]
+        assert stamps == sorted(stamps) and all(ts < now for ts in stamps)
+        days = [int(ts // 86400) for ts in [v.first[0]["ts"]] + [r.ts for r in v.returns]] if v.first else []
+        assert len(days) == len(set(days)), "one visit a day at most"
+    # Most returns fall inside the period; some visitors came shortly before it.
+    start = now - 30 * 86400
+    assert sum(r.ts >= start for v in a for r in v.returns) > 0.9 * sum(len(v.returns) for v in a)
+
+
+def test_scale_and_proportions_of_the_plan():
+    products = simulate.load_products()
+    visitors = simulate.plan(3000, 90, 1, time.time(), products, simulate.Rates())
+    returns = sum(len(v.returns) for v in visitors)
+    assert 1.2 < returns / len(visitors) < 2.5
+    assert 0.015 < sum(v.clicker for v in visitors) / len(visitors) < 0.04
+
+
+def test_a_wrong_key_is_a_clear_error(cartback_server):
+    shop = add_shop(cartback_server.db_path, [ORIGIN], shop_id=f"simkey{os.getpid()}")
+    with pytest.raises(simulate.SimulationError, match="refused the API key"):
+        simulate.run(cartback_server.url, shop.id, "cb_wrong", days=2, visitors=3, seed=1)
