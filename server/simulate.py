@@ -459,7 +459,16 @@ def start_in_background(widget_url: str, shop: str, api_key: str | None, *, days
         except Exception as exc:  # the demo keeps running without the simulated quarter
             out(f"Simulation stopped: {exc}")
             return
-        out(f"Simulated {summary}." + (f"\nSee the results: {dashboard_url}" if dashboard_url else ""))
+        # The quarter needed a control group; the person trying the demo now should always see the
+        # block. The simulated control visitors stay in the report's holdout comparison.
+        try:
+            httpx.patch(f"{widget_url}/v1/shops/{shop}/settings", json={"holdout_share": 0}, timeout=10,
+                        headers={"authorization": f"Bearer {api_key}"}).raise_for_status()
+        except httpx.HTTPError as exc:
+            out(f"Could not switch the holdout off after the simulation ({exc}); "
+                f"run: cartback shop set {shop} holdout_share=0")
+        out(f"Simulated {summary}. The holdout group (10%) covers the simulated quarter; live demo visitors now "
+            f"always see the block." + (f"\nSee the results: {dashboard_url}" if dashboard_url else ""))
 
     thread = threading.Thread(target=work, name="cartback-simulate", daemon=True)
     thread.start()
