@@ -146,3 +146,9 @@ def seed_catalog(cartback_server):
 def api(cartback_server):
     with httpx.Client(base_url=cartback_server.url, timeout=10) as client:
         yield client
+
+
+def pytest_collection_modifyitems(config, items):
+    # Playwright's sync API keeps an event loop running on the main thread from the first browser
+    # test to the end of the session, and asyncio.run() refuses to start inside it: browser tests last.
+    items.sort(key=lambda item: "/tests/browser/" in str(item.path).replace("\\", "/"))
