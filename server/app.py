@@ -23,6 +23,7 @@ from .errors import ApiError, api_error_handler
 from .http import RateLimiter
 from .privacy import retention_loop
 from .render import Renderer
+from .renders import RenderLog
 from .shops import ShopRegistry
 from .snippet import Snippet
 from .tokens import VisitorTokens
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await db.start()
         secret = await db.write(_ensure_secret)
         state.db = db
+        state.render_log = RenderLog(db)
         state.tokens = VisitorTokens(secret, settings.token_max_age_days * 86400)
         # Raw events past each shop's retention period: rolled into daily counts, then deleted, daily.
         retention = asyncio.ensure_future(retention_loop(db))
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             retention.cancel()
             await asyncio.gather(retention, return_exceptions=True)
+            await state.render_log.close()
             if state.tasks:
                 await asyncio.gather(*state.tasks, return_exceptions=True)
             await db.close()

@@ -677,6 +677,7 @@ def period_of(params: Any, today: dt.date) -> Period:
 async def load_report(request: Request, shop: Shop, period: Period) -> dict[str, Any]:
     from ..report import report_json
 
+    await request.app.state.render_log.flush()
     return await report_json(request.app.state.db, shop, period.start, period.end)
 
 

@@ -24,24 +24,8 @@ from ..i18n import pick_locale
 from ..report import holdout_share
 from ..shops import require_merchant
 from ..stats import in_control_group
+from ..renders import record_blocks
 from ..store import compute_sections
-
-# The visitor row remembers the first eligible moment (the holdout cohort) beyond the lifetime of
-# the blocks rows; last_seen covers the block too, so retention never drops an active visitor.
-_TOUCH_VISITOR = """
-INSERT INTO visitors (shop, vid, first_seen, last_seen, first_eligible_at) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (shop, vid) DO UPDATE SET
-    last_seen = max(last_seen, excluded.last_seen),
-    first_eligible_at = min(coalesce(first_eligible_at, excluded.first_eligible_at), excluded.first_eligible_at)
-"""
-
-
-def _record_block(conn, block_id: str, shop: str, vid: str, ts: float, locale: str, sections: str,
-                  holdout: int = 0) -> None:
-    conn.execute("INSERT INTO blocks (id, shop, vid, ts, locale, holdout, sections) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (block_id, shop, vid, ts, locale, holdout, sections))
-    conn.execute(_TOUCH_VISITOR, (shop, vid, ts, ts, ts))
-
 
 async def empty_cart(request: Request) -> Response:
     state = request.app.state
@@ -71,14 +55,12 @@ async def empty_cart(request: Request) -> Response:
                          separators=(",", ":"))
     # Global Privacy Control: the block may still be shown, nothing about the visit is stored.
     record = request.headers.get("sec-gpc", "").strip() != "1"
-    write = state.db.write(_record_block, block_id, shop.id, vid, ts, locale, summary, int(control))
+    row = (block_id, shop.id, vid, ts, locale, int(control), summary)
     if record and trusted:
-        await write  # a back end placing renders in time wants them stored before it goes on
+        await state.db.write(record_blocks, [row])  # a back end placing renders in time wants them stored first
     elif record:
-        # The render is recorded for the report ("rendered" vs "viewable"); the visitor need not wait for it.
-        state.spawn(write)
-    else:
-        write.close()
+        # Recorded for the report ("rendered" vs "viewable"); the visitor need not wait for it.
+        state.render_log.add(row)
     if control:
         return Response(status_code=204, headers={**headers, "x-cartback-group": "control"})
     html = state.renderer.block(shop.id, block_id, sections, locale, shop.settings.get("titles"))

@@ -20,6 +20,7 @@ async def get_report(request: Request) -> Response:
     table = (params.get("table") or "scopes").strip().lower()
     if table not in ("scopes", "daily"):
         raise bad_request("table", f"use scopes or daily, not {table[:20]!r}")
+    await request.app.state.render_log.flush()  # blocks served a moment ago count too
     report = await report_json(request.app.state.db, shop, params.get("from"), params.get("to"))
     headers = {"cache-control": "no-store"}
     if fmt == "json":

@@ -51,6 +51,7 @@ async def get_visitor(request: Request) -> Response:
     shop = await require_merchant(request, request.path_params["shop"])
     state = request.app.state
     vid = resolve_vid(state.tokens, shop.id, request.path_params["vid"])
+    await state.render_log.flush()  # the export includes blocks served a moment ago
     data = await asyncio.to_thread(_export, state.db.path, shop.id, vid)
     return JSONResponse(data, headers={"cache-control": "no-store"})
 
@@ -59,6 +60,7 @@ async def delete_visitor(request: Request) -> Response:
     shop = await require_merchant(request, request.path_params["shop"])
     state = request.app.state
     vid = resolve_vid(state.tokens, shop.id, request.path_params["vid"])
+    await state.render_log.flush()  # no pending record may bring the erased id back
     result = await state.db.write(erase_visitor, shop.id, vid)
     return JSONResponse(result, headers={"cache-control": "no-store"})
 
