@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import Any, AsyncIterator, Coroutine
+from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -87,8 +87,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             retention.cancel()
             await asyncio.gather(retention, return_exceptions=True)
             await state.render_log.close()
-            if state.tasks:
-                await asyncio.gather(*state.tasks, return_exceptions=True)
             await db.close()
 
     app = Starlette(
@@ -112,17 +110,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state.renderer = Renderer(settings.templates_dir)
     state.limiter = RateLimiter(settings.rate_limit_per_minute)
     state.shops = ShopRegistry(_LazyDb(app))
-    state.tasks = set()
-
-    def spawn(coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        state.tasks.add(task)
-        task.add_done_callback(_finished(state.tasks))
 
     def invalidate_shop(shop_id: str) -> None:
         state.shops.forget(shop_id)
 
-    state.spawn = spawn
     state.invalidate_shop = invalidate_shop
     return app
 
@@ -135,11 +126,3 @@ class _LazyDb:
 
     async def fetchone(self, sql: str, params: Any = ()) -> tuple | None:
         return await self._app.state.db.fetchone(sql, params)
-
-
-def _finished(tasks: set):
-    def done(task: asyncio.Task) -> None:
-        tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background write failed", exc_info=task.exception())
-    return done
