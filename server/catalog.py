@@ -32,6 +32,7 @@ import csv
 import json
 import math
 import os
+import functools
 import re
 import sqlite3
 import sys
@@ -43,6 +44,8 @@ from urllib.parse import urlsplit
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
+
+from .db import transaction
 
 MAX_LINE = 1 << 20  # bytes in one line (CSV, JSON lines) or one XML item's kept text
 CHUNK_ROWS = 500  # rows per write transaction
@@ -909,18 +912,7 @@ Writer = Callable[..., Any]
 
 def connection_writer(conn: sqlite3.Connection) -> Writer:
     """A writer over a plain connection (CLI, tests): each call is one immediate transaction."""
-
-    def write(fn: Callable[..., Any], *args: Any) -> Any:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(conn, *args)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
-
-    return write
+    return functools.partial(transaction, conn)
 
 
 # -- the import --------------------------------------------------------------------------------

@@ -100,22 +100,23 @@ def _stat(conn: sqlite3.Connection, shop: str, pid: str, col: str, n: int = 1) -
     conn.execute(_STAT.format(col=col), (shop, pid, n))
 
 
-def _view(conn, shop, vid, e: Event, ts):
+def _interest(conn, shop, vid, e: Event, ts, set_sql: str, params: tuple, stat: str, signal: str) -> None:
+    """View, add and favourite: log it, mark the visitor's row, count it, teach the recommender."""
     _log(conn, shop, vid, e, ts)
     conn.execute(_TOUCH_ITEM, (shop, vid, e.product_id, ts))
-    conn.execute("UPDATE visitor_items SET viewed_at = ?, views = views + 1 WHERE shop = ? AND vid = ? AND product_id = ?",
-                 (ts, shop, vid, e.product_id))
-    _stat(conn, shop, e.product_id, "views")
-    recommend.learn(conn, shop, vid, e.product_id, "view", ts)
+    conn.execute(f"UPDATE visitor_items SET {set_sql} WHERE shop = ? AND vid = ? AND product_id = ?",
+                 (*params, shop, vid, e.product_id))
+    _stat(conn, shop, e.product_id, stat)
+    recommend.learn(conn, shop, vid, e.product_id, signal, ts)
+
+
+def _view(conn, shop, vid, e: Event, ts):
+    _interest(conn, shop, vid, e, ts, "viewed_at = ?, views = views + 1", (ts,), "views", "view")
 
 
 def _add(conn, shop, vid, e: Event, ts):
-    _log(conn, shop, vid, e, ts)
-    conn.execute(_TOUCH_ITEM, (shop, vid, e.product_id, ts))
-    conn.execute("UPDATE visitor_items SET carted_at = ?, in_cart = 1, cart_qty = coalesce(cart_qty, 0) + ? "
-                 "WHERE shop = ? AND vid = ? AND product_id = ?", (ts, e.qty, shop, vid, e.product_id))
-    _stat(conn, shop, e.product_id, "carts")
-    recommend.learn(conn, shop, vid, e.product_id, "add", ts)
+    _interest(conn, shop, vid, e, ts, "carted_at = ?, in_cart = 1, cart_qty = coalesce(cart_qty, 0) + ?",
+              (ts, e.qty), "carts", "add")
 
 
 def _remove(conn, shop, vid, e: Event, ts):
@@ -144,12 +145,7 @@ def _cart(conn, shop, vid, e: Event, ts):
 
 
 def _favorite(conn, shop, vid, e: Event, ts):
-    _log(conn, shop, vid, e, ts)
-    conn.execute(_TOUCH_ITEM, (shop, vid, e.product_id, ts))
-    conn.execute("UPDATE visitor_items SET fav_at = ? WHERE shop = ? AND vid = ? AND product_id = ?",
-                 (ts, shop, vid, e.product_id))
-    _stat(conn, shop, e.product_id, "favs")
-    recommend.learn(conn, shop, vid, e.product_id, "favorite", ts)
+    _interest(conn, shop, vid, e, ts, "fav_at = ?", (ts,), "favs", "favorite")
 
 
 def _unfavorite(conn, shop, vid, e: Event, ts):
