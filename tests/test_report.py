@@ -495,3 +495,17 @@ def test_only_the_merchant_places_renders_in_time(api, make_shop, seed_catalog, 
             break
         time.sleep(0.05)
     assert times[0] == past and times[1] > time.time() - 60
+
+
+def test_a_dashboard_session_reads_its_own_shops_report_only(cartback_server, make_shop):
+    import httpx
+
+    shop, other = make_shop(), make_shop()
+    with httpx.Client(base_url=cartback_server.url, timeout=10) as client:
+        assert client.get(f"/v1/shops/{shop.id}/report").status_code == 401
+        signed_in = client.post("/dashboard/login", data={"shop": shop.id, "key": shop.api_key},
+                                headers={"origin": cartback_server.url})
+        assert signed_in.status_code == 303
+        mine = client.get(f"/v1/shops/{shop.id}/report")
+        assert mine.status_code == 200 and mine.json()["shop"] == shop.id
+        assert client.get(f"/v1/shops/{other.id}/report").status_code == 401

@@ -9,10 +9,19 @@ from starlette.routing import Route
 from ..errors import bad_request
 from ..report import daily_csv, report_csv, report_json
 from ..shops import require_merchant
+from .dashboard import session_shop
 
 
 async def get_report(request: Request) -> Response:
-    shop = await require_merchant(request, request.path_params["shop"])
+    # A marketer signed in to the dashboard reads their own shop's report with the session cookie;
+    # anyone else needs the API key.
+    shop = None
+    if "authorization" not in request.headers:
+        shop = await session_shop(request)
+        if shop is not None and shop.id != request.path_params["shop"]:
+            shop = None
+    if shop is None:
+        shop = await require_merchant(request, request.path_params["shop"])
     params = request.query_params
     fmt = (params.get("format") or "json").strip().lower()
     if fmt not in ("json", "csv"):
