@@ -10,14 +10,16 @@ PlainTextResponse("ok"). `wrk` drives it from CPU 1. Each run measures, one afte
     snippet     GET /snippet.js               (Accept-Encoding: gzip, as a browser sends it)
     events      POST /v1/events               (text/plain, one `view` with product details,
                                                rotating over 1000 visitors x 200 products)
-    block       GET /v1/empty-cart            (one visitor with 50 events; the block shows 8 cards)
-    block-200   GET /v1/empty-cart            (rotating over 200 such visitors, so nothing
+    block       GET /v1/empty-cart            (one visitor with 50 events; the block shows 8 cards:
+                                               cart 2, viewed 4, similar 2)
+    block-many  GET /v1/empty-cart            (rotating over 200 such visitors, so nothing
                                                cached per visitor can flatter the number)
 
 All data is prepared through the real HTTP API before measuring (the catalog is written straight
 to the database, as the CLI import would). Absolute req/s on a 2-core machine move by 10-20% from
 one minute to the next; the ratio to the bare endpoint measured in the same run is what to
-compare. The table shows the median req/s over runs and the median of the per-run ratios.
+compare, with the server's CPU time per request (steadier still). The table shows the median req/s
+over runs and the median of the per-run ratios. bench/README.md explains the columns.
 
 Exit status: 0 all targets met, 1 a target missed, 2 the benchmark itself failed (wrong statuses,
 socket errors, missing wrk). It is a benchmark, not a CI test.
