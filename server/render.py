@@ -12,7 +12,7 @@ from pathlib import Path
 
 from babel import Locale
 from babel.numbers import format_currency, get_currency_symbol
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, Template, select_autoescape
 from markupsafe import Markup
 
 from . import i18n
@@ -48,10 +48,20 @@ class Renderer:
         )
         self.env.filters["price"] = format_price
         self._cards: OrderedDict[tuple, Markup] = OrderedDict()
+        self._templates: dict[tuple[str, str], Template] = {}
 
-    def _template(self, shop_id: str, name: str):
-        # A merchant overrides one shop's look with shops/<shop>/<name>, or every shop's with <name>.
-        return self.env.select_template([f"shops/{shop_id}/cartback/{name}", f"cartback/{name}"])
+    def _template(self, shop_id: str, name: str) -> Template:
+        # A merchant overrides one shop's look with shops/<shop>/cartback/<name>, or every shop's with
+        # cartback/<name>. The choice is made once per shop: looking for a missing override costs a
+        # disk check on every request (template changes need a restart, like code changes).
+        key = (shop_id, name)
+        template = self._templates.get(key)
+        if template is None:
+            template = self.env.select_template([f"shops/{shop_id}/cartback/{name}", f"cartback/{name}"])
+            if len(self._templates) > 10_000:
+                self._templates.clear()
+            self._templates[key] = template
+        return template
 
     def card(self, shop_id: str, section: str, product: dict, locale: str, position: int) -> Markup:
         key = (shop_id, section, locale, position, product["id"], product["name"], product["url"],
@@ -81,3 +91,4 @@ class Renderer:
 
     def clear(self) -> None:
         self._cards.clear()
+        self._templates.clear()

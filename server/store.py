@@ -60,13 +60,27 @@ def compute_sections(conn: sqlite3.Connection, shop: str, vid: str, settings: di
     history = load_history(conn, shop, vid)
     if not history:
         return []
-    # Ask for more than fits: some candidates may be out of stock or lack details.
-    want = int(settings.get("max_block", 8)) * 3
+    room = _similar_room(history, settings)
+    if room <= 0:
+        return build_sections(history, [], settings)
     signals = [(i.product_id, i.last_at, _strongest(i)) for i in history]
-    ids = recommend.similar(conn, shop, signals, {i.product_id for i in history}, want)
+    # The recommender returns showable products only; a small margin covers what the rules drop.
+    ids = recommend.similar(conn, shop, signals, {i.product_id for i in history}, room + 2)
     details = load_products(conn, shop, ids)
     similar = [details[i] for i in ids if i in details]
     return build_sections(history, similar, settings)
+
+
+def _similar_room(history: list[HistoryItem], settings: dict[str, Any]) -> int:
+    """How many "you may also like" cards can still be shown, so only those are looked up."""
+    order = list(settings.get("sections", []))
+    if "similar" not in order:
+        return 0
+    cap = int(settings.get("max_per_section", {}).get("similar", settings.get("max_block", 8)))
+    if order[-1] != "similar":
+        return cap  # sections after it take what it leaves: no shortcut
+    shown = sum(len(s.products) for s in build_sections(history, [], settings))
+    return min(cap, int(settings.get("max_block", 8)) - shown)
 
 
 def _strongest(item: HistoryItem) -> str:
