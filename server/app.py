@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state = app.state
     state.settings = settings
     state.snippet = Snippet.load(settings.snippet_path)
+    state.snippet_responses = assets.snippet_responses(state.snippet)
     state.renderer = Renderer(settings.templates_dir)
     state.limiter = RateLimiter(settings.rate_limit_per_minute)
     state.shops = ShopRegistry(_LazyDb(app))
