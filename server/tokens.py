@@ -35,11 +35,14 @@ class VisitorTokens:
     def sign(self, shop: str, vid: str) -> str:
         return self._signer(shop).sign(vid).decode()
 
-    def verify(self, shop: str, token: object) -> str | None:
-        """The visitor id inside a valid token for this shop, else None."""
+    def verify(self, shop: str, token: object, *, any_age: bool = False) -> str | None:
+        """The visitor id inside a valid token for this shop, else None.
+
+        `any_age` skips the age limit: a merchant erasing an old visitor still names them by token.
+        """
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         try:
-            return self._signer(shop).unsign(token, max_age=self._max_age).decode()
+            return self._signer(shop).unsign(token, max_age=None if any_age else self._max_age).decode()
         except (BadSignature, UnicodeDecodeError, ValueError):
             return None

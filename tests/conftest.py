@@ -27,6 +27,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen | None, kill: bool = False) -> None:
+    """SIGTERM (or SIGKILL) and wait; a process that ignores SIGTERM is killed after 10 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    if kill:
+        proc.kill()
+    else:
+        proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 class ServerProcess:
     """`python -m server serve` on 127.0.0.1; stopped by the fixture that started it."""
 
@@ -60,16 +75,7 @@ class ServerProcess:
         raise RuntimeError("server did not become healthy in 20 s")
 
     def stop(self, kill: bool = False) -> None:
-        if self.proc and self.proc.poll() is None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, kill)
 
 
 @dataclass

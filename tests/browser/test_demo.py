@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from server.i18n import TEXTS
+from tests.conftest import REPO, stop_process
 
-REPO = Path(__file__).resolve().parents[2]
 CATALOG = [json.loads(line) for line in (REPO / "demo_site" / "catalog.jsonl").read_text("utf-8").splitlines()
            if line.strip()]
 OUT_OF_STOCK = {p["id"] for p in CATALOG if not p["in_stock"]}
@@ -66,13 +66,7 @@ class Demo:
         raise RuntimeError("cartback demo did not print its URLs:\n" + "\n".join(self.lines))
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")
