@@ -197,11 +197,12 @@ def test_streamed_body_over_the_limit_is_413(cartback_server, make_shop):
 
 def test_one_import_per_shop_at_a_time(api, cartback_server, make_shop):
     shop, other = make_shop(), make_shop()
-    release = threading.Event()
+    release, sent = threading.Event(), threading.Event()
     first: dict = {}
 
     def slow_body():
         yield b"id,name\n"
+        sent.set()  # httpx asks for the next chunk only after writing the first one
         release.wait(20)
         yield b"a,A\n"
 
@@ -213,6 +214,10 @@ def test_one_import_per_shop_at_a_time(api, cartback_server, make_shop):
     thread = threading.Thread(target=upload)
     thread.start()
     try:
+        # Probing before the slow upload reached the server would let a probe hold the lock when
+        # it arrives, turning the slow upload itself into the 429.
+        assert sent.wait(10)
+        time.sleep(0.2)
         deadline = time.monotonic() + 10
         while True:  # wait until the first upload has started
             r = put(api, shop, "id\nb\n")
