@@ -242,6 +242,7 @@ async def _test_frozen(db: Database, test: list[Session], settings: dict[str, An
                     await db.write(ingest.apply_events, SHOP, vid, [Event(type="view", product_id=item, ts=ts)],
                                    ts, t == 0, True)
 
+    await db.flush_model()  # the popularity fills read the checkpoint
     with recommend.frozen():
         await asyncio.gather(*(one(n, clicks) for n, clicks in enumerate(test) if len(clicks) >= 2))
 
@@ -252,6 +253,7 @@ async def _test_online(db: Database, test: list[Session], settings: dict[str, An
     for ts, n, t, item in events:
         vid = f"online-{n}"
         if t >= 1:
+            await db.flush_model()  # as current as the live server's memory (the fills read the checkpoint)
             scorer.add(await _block(db, vid, settings), item)
         await db.write(ingest.apply_events, SHOP, vid, [Event(type="view", product_id=item, ts=ts)], ts, t == 0, True)
 

@@ -114,6 +114,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     def invalidate_shop(shop_id: str) -> None:
         state.shops.forget(shop_id)
+        db = getattr(state, "db", None)
+        if db is not None:
+            db.products.invalidate(shop_id)
 
     state.invalidate_shop = invalidate_shop
     return app

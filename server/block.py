@@ -8,12 +8,12 @@ again, never random filler (an empty answer beats padding).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Union
 
 SECTION_KEYS = ("cart", "viewed", "favorites", "similar")
 
 
-@dataclass
+@dataclass(slots=True)
 class HistoryItem:
     """One product the visitor touched, with its catalog (or browser-reported) details."""
 
@@ -63,8 +63,12 @@ def excluded_from_similar(history: list[HistoryItem]) -> set[str]:
     return {i.product_id for i in history}
 
 
-def build_sections(history: list[HistoryItem], similar: list[dict[str, Any]],
-                   settings: dict[str, Any]) -> list[Section]:
+# "You may also like": the products, or a function asked for at most `room` of them when the
+# section's turn comes (so the recommender looks up only what can still be shown).
+Similar = Union[list[dict[str, Any]], Callable[[int], list[dict[str, Any]]]]
+
+
+def build_sections(history: list[HistoryItem], similar: Similar, settings: dict[str, Any]) -> list[Section]:
     """The block's sections in the shop's order; empty list when nothing is worth showing."""
     candidates = section_candidates(history, settings)
     in_cart_now = {i.product_id for i in history if i.in_cart}
@@ -83,7 +87,7 @@ def build_sections(history: list[HistoryItem], similar: list[dict[str, Any]],
         if room < min_per:
             continue
         if key == "similar":
-            pool = [p for p in similar if p["id"] not in bought]
+            pool = [p for p in (similar(room) if callable(similar) else similar) if p["id"] not in bought]
         else:
             pool = [i.product for i in candidates[key] if i.product is not None]
         chosen: list[dict[str, Any]] = []

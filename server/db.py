@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 import queue
 import sqlite3
@@ -27,12 +29,19 @@ from typing import Any, Callable, Sequence, TypeVar
 import aiosqlite
 
 from .migrations import migrate
+from .products import ProductCache
+from .recommend import Model
 
 T = TypeVar("T")
+
+log = logging.getLogger("cartback")
 
 _STOP = object()
 # Enough to amortise the commit over a burst without letting one batch hold the lock for long.
 MAX_BATCH = 512
+# How often what the recommender learned is checkpointed (recommend.Model): the most learning a
+# crash can lose, against the cost a busy server pays (~40 ms to rewrite 200 busy products' lists).
+FLUSH_INTERVAL = 5.0
 
 
 def _pragmas(conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
@@ -42,29 +51,61 @@ def _pragmas(conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
     conn.execute("PRAGMA temp_store=MEMORY")
 
 
-def connect_sync(path: str, synchronous: str = "NORMAL") -> sqlite3.Connection:
-    """A migrated connection in autocommit mode (transactions are explicit), for the CLI and the writer."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+_rollback_hooks: list[Callable[[], None]] = []
+
+
+def on_rollback(hook: Callable[[], None]) -> None:
+    """Call `hook` whenever a writer transaction is rolled back whole (memos of what was written)."""
+    _rollback_hooks.append(hook)
+
+
+class Connection(sqlite3.Connection):
+    """A sqlite3 connection that carries the process's memory of the database: the recommender
+    model its writes learn into and the product cache its writes invalidate."""
+
+    model: Model | None = None
+    products: ProductCache | None = None
+
+
+def connect_sync(path: str, synchronous: str = "NORMAL", model: Model | None = None,
+                 products: ProductCache | None = None) -> Connection:
+    """A migrated connection in autocommit mode (transactions are explicit), for the CLI and the writer.
+
+    Without `model` the connection gets a model of its own, flushed by `transaction()`; without
+    `products`, no product cache (every read goes to the file)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=Connection)
     _pragmas(conn, synchronous)
     migrate(conn)
+    conn.model = model or Model()
+    conn.products = products or ProductCache(ttl=0)
     return conn
 
 
 def transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
-    """Run fn(conn, *args) in one immediate transaction (CLI use; the server goes through Database.write)."""
+    """Run fn(conn, *args) in one immediate transaction (CLI use; the server goes through Database.write).
+
+    What the recommender learned is written in the same transaction, so a CLI run leaves nothing
+    in memory only."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn, *args)
+        model = getattr(conn, "model", None)
+        if model is not None and model.dirty:
+            model.flush(conn)
     except BaseException:
         conn.execute("ROLLBACK")
+        for hook in _rollback_hooks:
+            hook()
         raise
     conn.execute("COMMIT")
     return result
 
 
 class Database:
-    def __init__(self, path: str, readers: int = 2, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: str, readers: int = 2, synchronous: str = "NORMAL",
+                 flush_interval: float = FLUSH_INTERVAL) -> None:
         self.path = path
+        self.flush_interval = flush_interval
         self.synchronous = synchronous
         self._n_readers = max(1, readers)
         self._readers: list[aiosqlite.Connection] = []
@@ -77,6 +118,10 @@ class Database:
         self._local = threading.local()
         self._read_conns: list[sqlite3.Connection] = []
         self._read_pool: ThreadPoolExecutor | None = None
+        self._inline: Connection | None = None
+        self._flushed_at = time.monotonic()
+        self.model = Model()
+        self.products = ProductCache()
 
     connect_sync = staticmethod(connect_sync)
 
@@ -93,11 +138,20 @@ class Database:
             await conn.execute("PRAGMA busy_timeout=5000")
             self._readers.append(conn)
         self._read_pool = ThreadPoolExecutor(self._n_readers, "cartback-read", initializer=self._open_reader)
+        # WAL readers do not wait for the writer; the short timeout bounds the rare wait (a
+        # checkpoint restarting the log) that would otherwise hold the event loop.
+        self._inline = self._reader_connection(busy_ms=200)
+
+    def _reader_connection(self, busy_ms: int = 5000) -> Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, factory=Connection)
+        conn.execute("PRAGMA query_only=1")
+        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+        conn.model = self.model
+        conn.products = self.products
+        return conn
 
     def _open_reader(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA query_only=1")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn = self._reader_connection()
         self._local.conn = conn
         self._read_conns.append(conn)
 
@@ -115,6 +169,9 @@ class Database:
         for sync_conn in self._read_conns:
             sync_conn.close()
         self._read_conns.clear()
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -129,9 +186,13 @@ class Database:
         self._queue.put((future, fn, args))
         return await future
 
+    async def flush_model(self) -> int:
+        """Checkpoint what the recommender learned now (the writer also does so on its own)."""
+        return await self.write(self.model.flush)
+
     def _writer(self) -> None:
         try:
-            conn = connect_sync(self.path, self.synchronous)
+            conn = connect_sync(self.path, self.synchronous, model=self.model, products=self.products)
         except BaseException as exc:  # surfaced by start()
             self._start_error = exc
             self._ready.set()
@@ -139,8 +200,13 @@ class Database:
         self._ready.set()
         try:
             while True:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=self.flush_interval if self.model.dirty else None)
+                except queue.Empty:  # quiet for a while: checkpoint what was learned
+                    self._run_batch(conn, [], flush=True)
+                    continue
                 if item is _STOP:
+                    self._run_batch(conn, [], flush=True)
                     return
                 batch = [item]
                 stop = False
@@ -153,14 +219,16 @@ class Database:
                         stop = True
                         break
                     batch.append(nxt)
-                self._run_batch(conn, batch)
+                self._run_batch(conn, batch, flush=stop)
                 if stop:
                     return
         finally:
             conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list) -> None:
+    def _run_batch(self, conn: sqlite3.Connection, batch: list, flush: bool = False) -> None:
         outcomes: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+        if not batch and not self.model.dirty:
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
             for future, fn, args in batch:
@@ -174,14 +242,33 @@ class Database:
                 else:
                     conn.execute("RELEASE item")
                     outcomes.append((future, result, None))
+            if self.model.dirty:
+                self._flush(conn, lists=flush or time.monotonic() - self._flushed_at >= self.flush_interval)
             conn.execute("COMMIT")
         except BaseException as exc:
             # The commit itself failed (disk full, I/O error): nobody in this batch is acknowledged.
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            for hook in _rollback_hooks:
+                hook()
             outcomes = [(future, None, exc) for future, _, _ in batch]
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(_resolve, outcomes)
+        if outcomes:
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(_resolve, outcomes)
+
+    def _flush(self, conn: sqlite3.Connection, lists: bool) -> None:
+        # In a savepoint of its own: a failed checkpoint must not undo the batch's events.
+        if not lists and not self.model.popularity_pending:
+            return
+        if lists:
+            self._flushed_at = time.monotonic()
+        conn.execute("SAVEPOINT flush")
+        try:
+            self.model.flush(conn, lists)
+        except Exception:
+            conn.execute("ROLLBACK TO flush")
+            log.exception("checkpoint of the recommender failed; will retry")
+        conn.execute("RELEASE flush")
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -192,6 +279,19 @@ class Database:
 
     def _run_read(self, fn: Callable[..., T], args: tuple) -> T:
         conn = self._local.conn
+        conn.execute("BEGIN")
+        try:
+            return fn(conn, *args)
+        finally:
+            conn.execute("COMMIT")
+
+    def read_inline(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(conn, *args) on the calling (event-loop) thread, in one read transaction.
+
+        For small reads bounded by an index and a LIMIT (the block's): on a one-core server the
+        hop to a reader thread and back costs more than such a read (bench/README.md)."""
+        conn = self._inline
+        assert conn is not None, "Database.start() was not awaited"
         conn.execute("BEGIN")
         try:
             return fn(conn, *args)

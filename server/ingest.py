@@ -1,8 +1,14 @@
 """Applying validated events. Runs in the writer thread, inside the group-commit transaction.
 
 The `events` table is the log (reports and exports read it); `visitor_items` is the state the
-block reads, one row per visitor and product; `product_stats` feeds the popularity fallback;
-`recommend.learn` keeps the learned neighbours current as each event arrives.
+block reads, one row per visitor and product; `recommend.learn` keeps the learned neighbours
+current as each event arrives (in memory, checkpointed by the writer).
+
+A view costs two statements (the log row, one `visitor_items` upsert) and the recommender's read
+of the visitor's recent rows. Two writes are skipped when they would change nothing: a browser's
+product details identical to what this process last wrote for that product, and the visitor's
+`last_seen` when this process moved it less than LAST_SEEN_STEP seconds ago (retention counts
+in days).
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import sqlite3
 from dataclasses import dataclass
 
 from . import recommend
+from .db import on_rollback
+from .products import products_of
 from .validation import Event, Product
 
 # Browser-reported product details fill gaps; they never overwrite catalog rows, and a later
@@ -41,7 +49,70 @@ INSERT INTO visitor_items (shop, vid, product_id, last_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET last_at = max(last_at, excluded.last_at)
 """
 
-_STAT = "INSERT INTO product_stats (shop, product_id, {col}) VALUES (?, ?, ?) ON CONFLICT (shop, product_id) DO UPDATE SET {col} = {col} + excluded.{col}"
+# View, add and favourite: one upsert each, whether the visitor's row exists or not.
+_VIEW_ITEM = """
+INSERT INTO visitor_items (shop, vid, product_id, viewed_at, views, last_at) VALUES (?1, ?2, ?3, ?4, 1, ?4)
+ON CONFLICT (shop, vid, product_id) DO UPDATE SET
+    viewed_at = excluded.viewed_at, views = views + 1, last_at = max(last_at, excluded.last_at)
+"""
+_ADD_ITEM = """
+INSERT INTO visitor_items (shop, vid, product_id, carted_at, in_cart, cart_qty, last_at) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?4)
+ON CONFLICT (shop, vid, product_id) DO UPDATE SET
+    carted_at = excluded.carted_at, in_cart = 1, cart_qty = coalesce(cart_qty, 0) + excluded.cart_qty,
+    last_at = max(last_at, excluded.last_at)
+"""
+_FAV_ITEM = """
+INSERT INTO visitor_items (shop, vid, product_id, fav_at, last_at) VALUES (?1, ?2, ?3, ?4, ?4)
+ON CONFLICT (shop, vid, product_id) DO UPDATE SET fav_at = excluded.fav_at, last_at = max(last_at, excluded.last_at)
+"""
+
+_TOUCH_VISITOR = """
+INSERT INTO visitors (shop, vid, first_seen, last_seen) VALUES (?, ?, ?, ?)
+ON CONFLICT (shop, vid) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)
+"""
+
+LAST_SEEN_STEP = 300.0
+_MEMO_LIMIT = 100_000
+
+
+class _Memo:
+    """What this process last wrote, to skip writes that would change nothing. Bounded; cleared
+    whole when full (a miss only costs the write it would have skipped), and whenever a write
+    may not have reached the file (rolled back). Used by the writer thread only."""
+
+    def __init__(self) -> None:
+        self.last_seen: dict[tuple[str, str], float] = {}
+        self.products: dict[tuple[str, str], tuple] = {}
+
+    def seen_recently(self, shop: str, vid: str, now: float) -> bool:
+        key = (shop, vid)
+        before = self.last_seen.get(key)
+        if before is not None and before <= now < before + LAST_SEEN_STEP:
+            return True
+        if len(self.last_seen) >= _MEMO_LIMIT:
+            self.last_seen.clear()
+        self.last_seen[key] = now
+        return False
+
+    def product_unchanged(self, shop: str, fields: tuple) -> bool:
+        key = (shop, fields[0])
+        if self.products.get(key) == fields:
+            return True
+        if len(self.products) >= _MEMO_LIMIT:
+            self.products.clear()
+        self.products[key] = fields
+        return False
+
+    def forget_visitor(self, shop: str, vid: str) -> None:
+        self.last_seen.pop((shop, vid), None)
+
+    def clear(self) -> None:
+        self.last_seen.clear()
+        self.products.clear()
+
+
+memo = _Memo()
+on_rollback(memo.clear)
 
 
 @dataclass
@@ -59,6 +130,15 @@ def ensure_visitor(conn: sqlite3.Connection, shop: str, vid: str, now: float) ->
 def apply_events(conn: sqlite3.Connection, shop: str, vid: str, events: list[Event], now: float,
                  new_visitor: bool = False, trust_ts: bool = False) -> Applied:
     """Write one request's events. `trust_ts` honours event timestamps (merchant-authenticated calls only)."""
+    try:
+        return _apply(conn, shop, vid, events, now, new_visitor, trust_ts)
+    except BaseException:
+        memo.clear()  # the caller rolls this call back: what the memo learned may not be stored
+        raise
+
+
+def _apply(conn: sqlite3.Connection, shop: str, vid: str, events: list[Event], now: float,
+           new_visitor: bool, trust_ts: bool) -> Applied:
     if new_visitor:
         ensure_visitor(conn, shop, vid, now)
     duplicates = 0
@@ -71,12 +151,10 @@ def apply_events(conn: sqlite3.Connection, shop: str, vid: str, events: list[Eve
         handler = _HANDLERS[event.type]
         if handler(conn, shop, vid, event, ts) is False:
             duplicates += 1
-    if not new_visitor and events:
+    if not new_visitor and events and not memo.seen_recently(shop, vid, now):
         # An upsert, not an update: a valid token whose visitor was erased or aged out by retention
-        # starts a fresh, empty visitor row (server/privacy.py).
-        conn.execute("INSERT INTO visitors (shop, vid, first_seen, last_seen) VALUES (?, ?, ?, ?) "
-                     "ON CONFLICT (shop, vid) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
-                     (shop, vid, now, now))
+        # starts a fresh, empty visitor row (server/privacy.py forgets the memo on erasure).
+        conn.execute(_TOUCH_VISITOR, (shop, vid, now, now))
     return Applied(accepted=len(events) - duplicates, duplicates=duplicates, products_changed=products_changed)
 
 
@@ -85,9 +163,14 @@ def _save_product(conn: sqlite3.Connection, shop: str, p: Product, ts: float) ->
             and p.in_stock is None:
         return False
     in_stock = None if p.in_stock is None else int(p.in_stock)
+    if memo.product_unchanged(shop, (p.id, p.name, p.price, p.currency, p.url, p.image, p.category, in_stock)):
+        return False  # this process wrote exactly these details already; a catalog row ignores them anyway
     cur = conn.execute(_UPSERT_BROWSER_PRODUCT, (shop, p.id, p.name, p.price, p.currency, p.url, p.image,
                                                  p.category, in_stock, ts, in_stock))
-    return cur.rowcount > 0
+    if cur.rowcount > 0:
+        products_of(conn).invalidate(shop, [p.id])
+        return True
+    return False
 
 
 def _log(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float, *, data: object = None,
@@ -96,27 +179,16 @@ def _log(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float, *, 
                         None if data is None else json.dumps(data, separators=(",", ":"))))
 
 
-def _stat(conn: sqlite3.Connection, shop: str, pid: str, col: str, n: int = 1) -> None:
-    conn.execute(_STAT.format(col=col), (shop, pid, n))
-
-
-def _interest(conn, shop, vid, e: Event, ts, set_sql: str, params: tuple, stat: str, signal: str) -> None:
-    """View, add and favourite: log it, mark the visitor's row, count it, teach the recommender."""
-    _log(conn, shop, vid, e, ts)
-    conn.execute(_TOUCH_ITEM, (shop, vid, e.product_id, ts))
-    conn.execute(f"UPDATE visitor_items SET {set_sql} WHERE shop = ? AND vid = ? AND product_id = ?",
-                 (*params, shop, vid, e.product_id))
-    _stat(conn, shop, e.product_id, stat)
-    recommend.learn(conn, shop, vid, e.product_id, signal, ts)
-
-
 def _view(conn, shop, vid, e: Event, ts):
-    _interest(conn, shop, vid, e, ts, "viewed_at = ?, views = views + 1", (ts,), "views", "view")
+    _log(conn, shop, vid, e, ts)
+    conn.execute(_VIEW_ITEM, (shop, vid, e.product_id, ts))
+    recommend.learn(conn, shop, vid, e.product_id, "view", ts)
 
 
 def _add(conn, shop, vid, e: Event, ts):
-    _interest(conn, shop, vid, e, ts, "carted_at = ?, in_cart = 1, cart_qty = coalesce(cart_qty, 0) + ?",
-              (ts, e.qty), "carts", "add")
+    _log(conn, shop, vid, e, ts)
+    conn.execute(_ADD_ITEM, (shop, vid, e.product_id, ts, e.qty))
+    recommend.learn(conn, shop, vid, e.product_id, "add", ts)
 
 
 def _remove(conn, shop, vid, e: Event, ts):
@@ -140,12 +212,13 @@ def _cart(conn, shop, vid, e: Event, ts):
                      "WHERE shop = ? AND vid = ? AND product_id = ?", (qty, ts, shop, vid, pid))
         if pid not in before:
             # A shop that reports only whole carts still teaches what goes together.
-            _stat(conn, shop, pid, "carts")
             recommend.learn(conn, shop, vid, pid, "add", ts)
 
 
 def _favorite(conn, shop, vid, e: Event, ts):
-    _interest(conn, shop, vid, e, ts, "fav_at = ?", (ts,), "favs", "favorite")
+    _log(conn, shop, vid, e, ts)
+    conn.execute(_FAV_ITEM, (shop, vid, e.product_id, ts))
+    recommend.learn(conn, shop, vid, e.product_id, "favorite", ts)
 
 
 def _unfavorite(conn, shop, vid, e: Event, ts):
@@ -166,7 +239,6 @@ def _purchase(conn, shop, vid, e: Event, ts):
         # carted_at stays: block.py decides whether a bought product may return to the cart history.
         conn.execute("UPDATE visitor_items SET bought_at = ?, in_cart = 0, cart_qty = NULL "
                      "WHERE shop = ? AND vid = ? AND product_id = ?", (ts, shop, vid, pid))
-        _stat(conn, shop, pid, "purchases", max(qty, 1))
         recommend.learn(conn, shop, vid, pid, "purchase", ts)
     return True
 

@@ -50,6 +50,7 @@ from typing import Any
 
 from .report import (DAY, Prices, attribution_days, compute_raw, daily_rows, day_of, day_text, order_total,
                      purchase_items, rolled_days)
+from .ingest import memo
 from .shops import DEFAULT_SETTINGS, Shop, get_shop
 
 log = logging.getLogger("cartback.privacy")
@@ -134,6 +135,7 @@ def export_visitor(conn: sqlite3.Connection, shop: str, vid: str) -> dict[str, A
 
 def erase_visitor(conn: sqlite3.Connection, shop: str, vid: str) -> dict[str, Any]:
     """Erase one visitor (see the module docstring). Runs inside the caller's transaction."""
+    memo.forget_visitor(shop, vid)  # a later event re-creates the visitor row (ingest.apply_events)
     alias = ERASED_PREFIX + secrets.token_urlsafe(12)
     clicks = conn.execute("SELECT block_id, product_id FROM events WHERE shop = ? AND vid = ? AND type = 'click'",
                           (shop, vid)).fetchall()

@@ -16,17 +16,18 @@ teaches nothing new and is skipped (on the yoochoose sample that is worth +0.005
 mostly re-pair the same products). Each event also adds its signal weight to the product's
 popularity (the last fallback).
 
-Bounded: each product keeps at most PRUNE_AT neighbour rows; when an insertion passes that, the
-list is cut back to its best KEEP (amortised: one cut per PRUNE_AT - KEEP new neighbours). An event
-costs one read of the visitor's few most recent rows and one statement for its at most 2 x WINDOW
-pairs, whatever the number of events stored.
+Bounded: each product keeps at most PRUNE_AT neighbours; when an insertion passes that, the list
+is cut back to its best KEEP (amortised: one cut per PRUNE_AT - KEEP new neighbours). The lists
+live in memory (`Model`, checkpointed to `rec_neighbours`): an event costs one read of the
+visitor's few most recent rows and a few dict updates, whatever the number of events stored.
 
-Serving (`similar`, two queries): the visitor's HISTORY most recent products vote for their
-neighbours (query 1: at most HISTORY x PRUNE_AT rows, read by primary key), each neighbour's score
-normalised by its source's total (a product with many neighbours does not drown one with few) and
-weighted by recency position 1/(p+1)^2 (the last product counts most) and by the strongest signal
-the visitor gave that product. Query 2 reads the best candidates' details (only showable ones are
-offered) and, when the neighbours run short, the fills. The second signal, category: a candidate in
+Serving (`similar_products`): the visitor's HISTORY most recent products vote for their
+neighbours (at most HISTORY x PRUNE_AT, from memory), each neighbour's score normalised by its
+source's total (a product with many neighbours does not drown one with few) and weighted by
+recency position 1/(p+1)^2 (the last product counts most) and by the strongest signal the visitor
+gave that product. The best candidates' details come from the product cache (server/products.py;
+only showable ones are offered); one query reads the fills, only when the neighbours run short.
+The second signal, category: a candidate in
 the categories of the visitor's recent products counts up to CATEGORY_BOOST more, and the most
 popular products of those categories fill in after the neighbours. The shop's most popular products
 come only for a visitor none of whose recent products has a usable neighbour or a category. Never
@@ -40,9 +41,11 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-import sqlite3
+import threading
 from collections import defaultdict
 from typing import Any, Iterator, Sequence
+
+from .products import product_dict, products_of
 
 SIGNAL_WEIGHTS = {"view": 1.0, "favorite": 2.0, "add": 3.0, "purchase": 4.0}
 WINDOW = 5              # the visitor's recent products an event is paired with
@@ -85,74 +88,172 @@ ON CONFLICT (shop, product_id) DO UPDATE SET
     popularity = popularity + excluded.popularity,
     category = excluded.category
 """
-
-_PAIRS_SQL = """
-INSERT INTO rec_neighbours (shop, product_id, neighbour_id, score) VALUES {values}
-ON CONFLICT (shop, product_id, neighbour_id) DO UPDATE SET score = score + excluded.score
-RETURNING product_id, neighbour_id, score
-"""
+_LOAD_SQL = "SELECT product_id, neighbour_id, score FROM rec_neighbours WHERE shop = ?"
+_DELETE_SQL = "DELETE FROM rec_neighbours WHERE shop = ? AND product_id = ?"
+_INSERT_SQL = "INSERT INTO rec_neighbours (shop, product_id, neighbour_id, score) VALUES (?, ?, ?, ?)"
 _COUNT_SQL = """
 INSERT INTO rec_products (shop, product_id, neighbours) VALUES (?, ?, ?)
-ON CONFLICT (shop, product_id) DO UPDATE SET neighbours = neighbours + excluded.neighbours
-RETURNING neighbours
-"""
-_PRUNE_SQL = """
-DELETE FROM rec_neighbours WHERE shop = ?1 AND product_id = ?2 AND neighbour_id IN (
-    SELECT neighbour_id FROM rec_neighbours WHERE shop = ?1 AND product_id = ?2
-    ORDER BY score DESC, neighbour_id LIMIT -1 OFFSET ?3)
-"""
-_SET_COUNT_SQL = """
-UPDATE rec_products SET neighbours = (SELECT count(*) FROM rec_neighbours WHERE shop = ?1 AND product_id = ?2)
-WHERE shop = ?1 AND product_id = ?2
+ON CONFLICT (shop, product_id) DO UPDATE SET neighbours = excluded.neighbours
 """
 
 
-def learn(conn: sqlite3.Connection, shop: str, vid: str, product_id: str, signal: str, ts: float) -> None:
-    """Pair the product the visitor just touched with their recent products (see the module doc)."""
-    weight = SIGNAL_WEIGHTS.get(signal)
-    if weight is None or _frozen:
-        return
-    rows = conn.execute(_RECENT_SQL, (shop, vid, WINDOW + 1)).fetchall()
-    if signal == "view":
-        views = next((r[2] for r in rows if r[0] == product_id), None)
-        if views is None:
-            row = conn.execute(_VIEWS_SQL, (shop, vid, product_id)).fetchone()
-            views = row[0] if row else 1
-        if views > 1:
+class Model:
+    """The learned neighbours of one database, in memory; `rec_neighbours` is their checkpoint.
+
+    Why in memory: read and grown in SQL, the neighbours cost a query of ~200 rows per block and
+    several upserts per event, the largest share of both endpoints' time (bench/README.md). Here
+    an event changes a few dict entries and a block reads five dicts.
+
+    Learning runs in one thread (the server's writer); readers (blocks) take the lock for the few
+    microseconds they read. A shop's lists are loaded from `rec_neighbours` the first time the shop
+    is used. `flush(conn)` writes the lists that changed since the last flush, and the popularity
+    earned, inside the caller's transaction: the server's writer writes the popularity with every
+    group commit (the fills read it in SQL, and it is one upsert per product of the batch) and the
+    lists at most every `server.db.FLUSH_INTERVAL` seconds (5) and on shut-down;
+    `server.db.transaction()` (CLI, demo) writes both before each COMMIT. What a crash can cost is the learning of the last flush interval, never
+    an event: the model is a statistic over the events, which are committed before they are
+    acknowledged. One process per database file (the server's own rule) keeps memory and file the
+    same. Memory: at most PRUNE_AT entries per product with neighbours, ~6 KB when full (60 MB for
+    10,000 such products).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lists: dict[str, dict[str, dict[str, float]]] = {}
+        self._dirty: dict[str, set[str]] = defaultdict(set)
+        self._popularity: dict[tuple[str, str], float] = defaultdict(float)
+
+    def _shop(self, conn: Any, shop: str) -> dict[str, dict[str, float]]:
+        """The shop's lists (caller holds the lock); read from the checkpoint on first use."""
+        lists = self._lists.get(shop)
+        if lists is None:
+            lists = {}
+            for source, neighbour, score in conn.execute(_LOAD_SQL, (shop,)):
+                lists.setdefault(source, {})[neighbour] = score
+            self._lists[shop] = lists
+        return lists
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._dirty or self._popularity)
+
+    def learn(self, conn: Any, shop: str, vid: str, product_id: str, signal: str, ts: float) -> None:
+        """Pair the product the visitor just touched with their recent products (see the module doc)."""
+        weight = SIGNAL_WEIGHTS.get(signal)
+        if weight is None or _frozen:
             return
-    conn.execute(_POPULARITY_SQL, (shop, product_id, weight))
-    pairs: dict[tuple[str, str], float] = {}
-    gap = 0
-    for other, last_at, _ in rows:
-        if other == product_id:
-            continue
-        gap += 1
-        if gap > WINDOW:
-            break
-        w = weight / gap / (1.0 + max(0.0, ts - last_at) / TIME_SCALE)
-        if w < MIN_PAIR_WEIGHT:
-            break  # older products are further back and further apart: weaker still
-        pairs[(other, product_id)] = w
-        pairs[(product_id, other)] = BACKWARD * w
-    if pairs:
-        _add_pairs(conn, shop, pairs)
+        rows = conn.execute(_RECENT_SQL, (shop, vid, WINDOW + 1)).fetchall()
+        if signal == "view":
+            views = next((r[2] for r in rows if r[0] == product_id), None)
+            if views is None:
+                row = conn.execute(_VIEWS_SQL, (shop, vid, product_id)).fetchone()
+                views = row[0] if row else 1
+            if views > 1:
+                return
+        self._popularity[(shop, product_id)] += weight
+        pairs: dict[tuple[str, str], float] = {}
+        gap = 0
+        for other, last_at, _ in rows:
+            if other == product_id:
+                continue
+            gap += 1
+            if gap > WINDOW:
+                break
+            w = weight / gap / (1.0 + max(0.0, ts - last_at) / TIME_SCALE)
+            if w < MIN_PAIR_WEIGHT:
+                break  # older products are further back and further apart: weaker still
+            pairs[(other, product_id)] = w
+            pairs[(product_id, other)] = BACKWARD * w
+        if not pairs:
+            return
+        with self._lock:
+            lists = self._shop(conn, shop)
+            dirty = self._dirty[shop]
+            for (source, neighbour), w in pairs.items():
+                scores = lists.get(source)
+                if scores is None:
+                    scores = lists[source] = {}
+                scores[neighbour] = scores.get(neighbour, 0.0) + w
+                dirty.add(source)
+                if len(scores) > PRUNE_AT:
+                    best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:KEEP]
+                    lists[source] = dict(best)
+
+    def scores(self, conn: Any, shop: str, weights: dict[str, float], exclude: set[str]) -> dict[str, float]:
+        """Neighbour scores for a visitor whose recent products vote with `weights`: each source's
+        vote is shared out in proportion to its neighbours' scores (so a product with many
+        neighbours does not drown one with few); products in `exclude` are left out."""
+        scores: dict[str, float] = {}
+        with self._lock:
+            lists = self._shop(conn, shop)
+            for source, weight in weights.items():
+                neighbours = lists.get(source)
+                if not neighbours:
+                    continue
+                total = sum(neighbours.values())
+                if total <= 0:
+                    continue
+                factor = weight / total
+                if not scores:  # the first list: one comprehension instead of a loop of lookups
+                    scores = {neighbour: factor * score for neighbour, score in neighbours.items()}
+                    continue
+                get = scores.get
+                for neighbour, score in neighbours.items():
+                    scores[neighbour] = get(neighbour, 0.0) + factor * score
+        for pid in exclude & scores.keys():
+            del scores[pid]
+        return scores
+
+    @property
+    def popularity_pending(self) -> bool:
+        return bool(self._popularity)
+
+    def flush(self, conn: Any, lists: bool = True) -> int:
+        """Write the popularity earned and (unless `lists` is false) the lists changed since the
+        last flush; returns the number of lists written. Runs inside the caller's transaction, in
+        the learning thread."""
+        with self._lock:
+            changed = [(shop, pid, dict(self._lists[shop].get(pid) or {}))
+                       for shop, pids in self._dirty.items() for pid in sorted(pids)] if lists else []
+            popularity = [(shop, pid, w) for (shop, pid), w in self._popularity.items()]
+            if lists:
+                self._dirty = defaultdict(set)
+            self._popularity = defaultdict(float)
+        try:
+            if changed:
+                conn.executemany(_DELETE_SQL, [(shop, pid) for shop, pid, _ in changed])
+                conn.executemany(_INSERT_SQL, [(shop, pid, n, score) for shop, pid, scores in changed
+                                               for n, score in scores.items()])
+                conn.executemany(_COUNT_SQL, [(shop, pid, len(scores)) for shop, pid, scores in changed])
+            if popularity:
+                conn.executemany(_POPULARITY_SQL, popularity)
+        except BaseException:
+            with self._lock:  # not written: the next flush tries again
+                for shop, pid, _ in changed:
+                    self._dirty[shop].add(pid)
+                for shop, pid, w in popularity:
+                    self._popularity[(shop, pid)] += w
+            raise
+        return len(changed)
+
+    def forget(self) -> None:
+        """Drop everything held in memory (tests; a restore of the database file)."""
+        with self._lock:
+            self._lists.clear()
+            self._dirty = defaultdict(set)
+            self._popularity = defaultdict(float)
 
 
-def _add_pairs(conn: sqlite3.Connection, shop: str, pairs: dict[tuple[str, str], float]) -> None:
-    """Grow the pairs' scores in one statement; count the new rows; cut lists that grew too long."""
-    params: list[Any] = []
-    for (source, neighbour), w in pairs.items():
-        params += (shop, source, neighbour, w)
-    returned = conn.execute(_PAIRS_SQL.format(values=",".join(["(?, ?, ?, ?)"] * len(pairs))), params).fetchall()
-    new: dict[str, int] = defaultdict(int)
-    for source, neighbour, score in returned:
-        # A row just inserted holds exactly the weight added; an updated one holds more (scores are > 0).
-        if score == pairs[(source, neighbour)]:
-            new[source] += 1
-    for source, n in new.items():
-        if conn.execute(_COUNT_SQL, (shop, source, n)).fetchall()[0][0] > PRUNE_AT:
-            conn.execute(_PRUNE_SQL, (shop, source, KEEP))
-            conn.execute(_SET_COUNT_SQL, (shop, source))
+def model_of(conn: Any) -> Model:
+    """The model a connection learns into (db.connect_sync and Database give every connection one)."""
+    model = getattr(conn, "model", None)
+    if model is None:
+        raise RuntimeError("this connection has no recommender model; open it with server.db.connect_sync")
+    return model
+
+
+def learn(conn: Any, shop: str, vid: str, product_id: str, signal: str, ts: float) -> None:
+    model_of(conn).learn(conn, shop, vid, product_id, signal, ts)
 
 
 # -- serving (a reader connection, inside Database.read) ------------------------------------------
@@ -162,104 +263,124 @@ def _add_pairs(conn: sqlite3.Connection, shop: str, pairs: dict[tuple[str, str],
 _SHOWABLE = "p.in_stock = 1 AND p.name IS NOT NULL AND p.name != '' AND p.url IS NOT NULL AND p.url != ''"
 
 
-def _neighbours_sql(n: int) -> str:
-    """The neighbour rows of n products (a primary-key range each), and those products' categories."""
-    marks = ",".join("?" * n)
-    return f"""
-SELECT product_id, neighbour_id, score FROM rec_neighbours WHERE shop = ? AND product_id IN ({marks})
-UNION ALL
-SELECT id, NULL, category FROM products WHERE shop = ? AND id IN ({marks})
-"""
+_DETAILS = "p.id, p.name, p.price, p.currency, p.url, p.image, p.category, p.in_stock"
 
 
-def _candidates_sql(n: int, n_categories: int, popular: bool) -> str:
-    """Details of n candidates (tag 0), then the fills: popular in each category (tags 1..), popular overall."""
+def _categories_sql(n: int) -> str:
+    return f"SELECT id, category FROM products WHERE shop = ? AND id IN ({','.join('?' * n)})"
+
+
+def _fills_sql(n_categories: int, popular: bool) -> str:
+    """The fills: popular in each category (tags 1..), popular overall; rows (tag, popularity,
+    then the product's display fields)."""
     parts = []
-    if n:
-        parts.append(f"SELECT p.id, 0, p.category, {_SHOWABLE}, 0 FROM products p "
-                     f"WHERE p.shop = ? AND p.id IN ({','.join('?' * n)})")
     for i in range(n_categories):
-        parts.append(f"""SELECT * FROM (SELECT r.product_id, {i + 1}, r.category, 1, r.popularity FROM rec_products r
+        parts.append(f"""SELECT * FROM (SELECT {i + 1}, r.popularity, {_DETAILS} FROM rec_products r
         JOIN products p ON p.shop = r.shop AND p.id = r.product_id
         WHERE r.shop = ? AND r.category = ? AND p.category = r.category AND {_SHOWABLE}
         ORDER BY r.popularity DESC LIMIT ?)""")
     if popular:
-        parts.append(f"""SELECT * FROM (SELECT r.product_id, {n_categories + 1}, r.category, 1, r.popularity
+        parts.append(f"""SELECT * FROM (SELECT {n_categories + 1}, r.popularity, {_DETAILS}
         FROM rec_products r JOIN products p ON p.shop = r.shop AND p.id = r.product_id
         WHERE r.shop = ? AND {_SHOWABLE} ORDER BY r.popularity DESC LIMIT ?)""")
     return "\nUNION ALL\n".join(parts)
 
 
-def _score(history: Sequence[tuple[str, float, str]], rows: Sequence[tuple[Any, ...]],
-           exclude: set[str]) -> tuple[dict[str, float], dict[str, float]]:
-    """Neighbour scores of the candidates, and the weight of each category in the visitor's recent products. Pure."""
+def _showable(product: dict[str, Any] | None) -> bool:
+    # The same rule as block.showable and _SHOWABLE.
+    return bool(product and product["name"] and product["url"] and product["in_stock"] == 1)
+
+
+def _weights(history: Sequence[tuple[str, float, str]]) -> dict[str, float]:
+    """Each recent product's vote: the signal's weight, by recency (the last product counts most)."""
     weights: dict[str, float] = {}
     for p, (pid, _, signal) in enumerate(history):
         if pid not in weights:
             weights[pid] = SIGNAL_WEIGHTS.get(signal, 1.0) / (p + 1) ** 2
-    totals: dict[str, float] = defaultdict(float)
+    return weights
+
+
+def _taste(weights: dict[str, float], categories: dict[str, str | None]) -> dict[str, float]:
+    """The weight of each category among the visitor's recent products."""
     taste: dict[str, float] = defaultdict(float)
-    for source, neighbour, score in rows:
-        if neighbour is not None:
-            totals[source] += score
-        elif score:  # a history product's category
-            taste[score] += weights.get(source, 0.0)
-    # Each source votes with its recency and signal weight, shared out in proportion to its scores.
-    factor = {source: weights.get(source, 0.0) / total for source, total in totals.items() if total > 0}
-    scores: dict[str, float] = {}
-    get = scores.get
-    for source, neighbour, score in rows:
-        if neighbour is not None and neighbour not in exclude:
-            scores[neighbour] = get(neighbour, 0.0) + factor.get(source, 0.0) * score
-    return scores, taste
+    for source, weight in weights.items():
+        category = categories.get(source)
+        if category:
+            taste[category] += weight
+    return taste
 
 
-def _choose(scores: dict[str, float], taste: dict[str, float], rows: Sequence[tuple[Any, ...]],
-            exclude: set[str], k: int, popular_tag: int | None) -> list[str]:
+def _top(scores: dict[str, float], n: int) -> list[str]:
+    """The n best-scored ids, ties to the smaller id, without sorting them all."""
+    if len(scores) <= n:
+        return sorted(scores, key=lambda c: (-scores[c], c))
+    threshold = heapq.nlargest(n, scores.values())[-1]
+    best = [c for c, score in scores.items() if score >= threshold]
+    best.sort(key=lambda c: (-scores[c], c))
+    return best[:n]
+
+
+def _choose(scores: dict[str, float], taste: dict[str, float], candidates: dict[str, dict[str, Any] | None],
+            fills: Sequence[tuple[Any, ...]], exclude: set[str], k: int,
+            popular_tag: int | None) -> list[dict[str, Any]]:
     """Showable candidates reranked by category, then the category fills, then (only when nothing
     else came) the shop's popular products. Pure."""
     all_taste = sum(taste.values()) or 1.0
     ranked: dict[str, float] = {}
-    fills: list[tuple[int, float, str]] = []
-    for pid, tag, category, showable, popularity in rows:
-        if tag == 0:
-            if showable and pid in scores:
-                ranked[pid] = scores[pid] * (1.0 + CATEGORY_BOOST * taste.get(category, 0.0) / all_taste)
-        else:
-            fills.append((tag, -popularity, pid))
-    out = sorted(ranked, key=lambda c: (-ranked[c], c))[:k]
-    seen = exclude | set(out)
-    for tag, _, pid in sorted(fills):
+    for pid, product in candidates.items():
+        if _showable(product):
+            assert product is not None
+            ranked[pid] = scores[pid] * (1.0 + CATEGORY_BOOST * taste.get(product["category"], 0.0) / all_taste)
+    chosen = sorted(ranked, key=lambda c: (-ranked[c], c))[:k]
+    out = [candidates[pid] for pid in chosen]
+    seen = exclude | set(chosen)
+    for tag, _, product in sorted(((tag, -popularity, product_dict(row)) for tag, popularity, *row in fills),
+                                  key=lambda f: (f[0], f[1], f[2]["id"])):
         if len(out) >= k:
             break
         if tag == popular_tag:
             if out:
                 break  # something better came: no shop-wide filler
             popular_tag = None  # nothing did: the shop's popular products, as many as fit
-        if pid not in seen:
-            seen.add(pid)
-            out.append(pid)
-    return out
+        if product["id"] not in seen:
+            seen.add(product["id"])
+            out.append(product)
+    return out  # type: ignore[return-value]
 
 
-def similar(conn: sqlite3.Connection, shop: str, history: list[tuple[str, float, str]], exclude: set[str], k: int) -> list[str]:
-    """Up to k product ids for "you may also like", best first (history: (id, last_at, signal), newest first)."""
+def similar_products(conn: Any, shop: str, history: Sequence[tuple[str, float, str]], exclude: set[str], k: int,
+                     categories: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
+    """Up to k products for "you may also like", best first, as display dicts. history: (id,
+    last_at, signal), newest first; `categories`: the categories of those products when the caller
+    has them (saves a query)."""
     if k <= 0 or not history:
         return []
     recent = history[:HISTORY]
-    ids = [pid for pid, _, _ in recent]
-    scores, taste = _score(recent, conn.execute(_neighbours_sql(len(ids)), (shop, *ids, shop, *ids)).fetchall(), exclude)
+    weights = _weights(recent)
+    if categories is None:
+        ids = list(weights)
+        categories = dict(conn.execute(_categories_sql(len(ids)), (shop, *ids)).fetchall())
+    scores = model_of(conn).scores(conn, shop, weights, exclude)
+    taste = _taste(weights, categories)
     # Twice what is asked for: some may turn out out of stock, and the category may reorder them.
-    top = heapq.nlargest(2 * k, scores, key=scores.__getitem__)
-    categories = sorted(taste, key=lambda c: (-taste[c], c))[:CATEGORIES] if len(top) < 2 * k else []
+    top = _top(scores, 2 * k)
+    cats = sorted(taste, key=lambda c: (-taste[c], c))[:CATEGORIES] if len(top) < 2 * k else []
     popular = len(top) < k
-    if not top and not categories and not popular:
+    if not top and not cats and not popular:
         return []
-    limit = k + len(exclude)
-    params: list[Any] = [shop, *top] if top else []
-    for category in categories:
-        params += [shop, category, limit]
-    if popular:
-        params += [shop, limit]
-    rows = conn.execute(_candidates_sql(len(top), len(categories), popular), params).fetchall()
-    return _choose(scores, taste, rows, exclude, k, len(categories) + 1 if popular else None)
+    candidates = products_of(conn).get_many(conn, shop, top)
+    fills: list[tuple[Any, ...]] = []
+    if cats or popular:
+        limit = k + len(exclude)
+        params: list[Any] = []
+        for category in cats:
+            params += [shop, category, limit]
+        if popular:
+            params += [shop, limit]
+        fills = conn.execute(_fills_sql(len(cats), popular), params).fetchall()
+    return _choose(scores, taste, candidates, fills, exclude, k, len(cats) + 1 if popular else None)
+
+
+def similar(conn: Any, shop: str, history: Sequence[tuple[str, float, str]], exclude: set[str], k: int) -> list[str]:
+    """The ids of `similar_products`."""
+    return [product["id"] for product in similar_products(conn, shop, history, exclude, k)]

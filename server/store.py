@@ -2,9 +2,9 @@
 `compute_sections` in one reader-thread hop (`Database.read`), and the offline evaluation calls the
 same function, so what is measured offline is what visitors get.
 
-Cost per block: one query for the visitor's own rows (bounded), the recommender's neighbour
-query, one query for the details of the recommended products. None of them grows with the total
-number of events stored.
+Cost per block: one query for the visitor's own rows (bounded), the learned neighbours from memory
+(recommend.Model), one query for the details of the recommended products, made only when the
+history sections leave room for them. None of them grows with the total number of events stored.
 """
 
 from __future__ import annotations
@@ -14,73 +14,43 @@ from typing import Any, Sequence
 
 from . import recommend
 from .block import HistoryItem, Section, build_sections
+from .products import products_of
 
 # The most recent rows of one visitor are plenty for four sections of at most eight cards.
 HISTORY_LIMIT = 200
-PRODUCT_COLUMNS = "id, name, price, currency, url, image, category, in_stock"
 
 _HISTORY_SQL = f"""
-SELECT vi.product_id, vi.viewed_at, vi.views, vi.carted_at, vi.in_cart, vi.fav_at, vi.bought_at, vi.last_at,
-       p.{', p.'.join(PRODUCT_COLUMNS.split(', '))}
-FROM visitor_items vi
-LEFT JOIN products p ON p.shop = vi.shop AND p.id = vi.product_id
-WHERE vi.shop = ? AND vi.vid = ?
-ORDER BY vi.last_at DESC
+SELECT product_id, viewed_at, views, carted_at, in_cart, fav_at, bought_at, last_at
+FROM visitor_items WHERE shop = ? AND vid = ?
+ORDER BY last_at DESC
 LIMIT {HISTORY_LIMIT}
 """
 
 
-def product_dict(row: Sequence[Any]) -> dict[str, Any]:
-    pid, name, price, currency, url, image, category, in_stock = row
-    return {"id": pid, "name": name, "price": price, "currency": currency, "url": url, "image": image,
-            "category": category, "in_stock": in_stock}
-
-
 def load_history(conn: sqlite3.Connection, shop: str, vid: str) -> list[HistoryItem]:
     rows = conn.execute(_HISTORY_SQL, (shop, vid)).fetchall()
+    if not rows:
+        return []
+    details = products_of(conn).get_many(conn, shop, [r[0] for r in rows])
     return [
-        HistoryItem(
-            product_id=r[0], viewed_at=r[1], views=r[2], carted_at=r[3], in_cart=bool(r[4]), fav_at=r[5],
-            bought_at=r[6], last_at=r[7], product=product_dict(r[8:]) if r[8] is not None else None,
-        )
+        HistoryItem(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], details.get(r[0]))
         for r in rows
     ]
-
-
-def load_products(conn: sqlite3.Connection, shop: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    rows = conn.execute(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE shop = ? AND id IN ({marks})",
-                        (shop, *ids)).fetchall()
-    return {r[0]: product_dict(r) for r in rows}
 
 
 def compute_sections(conn: sqlite3.Connection, shop: str, vid: str, settings: dict[str, Any]) -> list[Section]:
     history = load_history(conn, shop, vid)
     if not history:
         return []
-    room = _similar_room(history, settings)
-    if room <= 0:
-        return build_sections(history, [], settings)
-    signals = [(i.product_id, i.last_at, _strongest(i)) for i in history]
-    # The recommender returns showable products only; a small margin covers what the rules drop.
-    ids = recommend.similar(conn, shop, signals, {i.product_id for i in history}, room + 2)
-    details = load_products(conn, shop, ids)
-    similar = [details[i] for i in ids if i in details]
+
+    def similar(room: int) -> list[dict[str, Any]]:
+        recent = history[:recommend.HISTORY]
+        signals = [(i.product_id, i.last_at, _strongest(i)) for i in recent]
+        categories = {i.product_id: i.product["category"] if i.product else None for i in recent}
+        # The recommender returns showable products only; a small margin covers what the rules drop.
+        return recommend.similar_products(conn, shop, signals, {i.product_id for i in history}, room + 2, categories)
+
     return build_sections(history, similar, settings)
-
-
-def _similar_room(history: list[HistoryItem], settings: dict[str, Any]) -> int:
-    """How many "you may also like" cards can still be shown, so only those are looked up."""
-    order = list(settings.get("sections", []))
-    if "similar" not in order:
-        return 0
-    cap = int(settings.get("max_per_section", {}).get("similar", settings.get("max_block", 8)))
-    if order[-1] != "similar":
-        return cap  # sections after it take what it leaves: no shortcut
-    shown = sum(len(s.products) for s in build_sections(history, [], settings))
-    return min(cap, int(settings.get("max_block", 8)) - shown)
 
 
 def _strongest(item: HistoryItem) -> str:
@@ -91,4 +61,3 @@ def _strongest(item: HistoryItem) -> str:
     if item.fav_at is not None:
         return "favorite"
     return "view"
-

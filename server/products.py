@@ -1,0 +1,85 @@
+"""Product display fields for the block, kept in memory for a few seconds.
+
+Why: every block shows products the visitor touched, and reading their rows joined to the
+visitor's history cost more than the history itself (~90 of ~140 µs for 25 products; see
+bench/README.md). Products change rarely; a block
+may show a price or stock state up to TTL seconds old when the catalog changes behind the
+server's back (the CLI importing into the file). Changes this process makes drop the entries at
+once: a browser's product report (ingest), a catalog upload (the catalog endpoint).
+
+Entries loaded while a change is being written could hold the old row; the generation counter
+keeps such a load out of the cache, and the TTL bounds what slips through.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Iterable, Sequence
+
+COLUMNS = "id, name, price, currency, url, image, category, in_stock"
+TTL = 10.0
+LIMIT = 200_000  # entries; the cache is cleared whole past it
+
+
+def product_dict(row: Sequence[Any]) -> dict[str, Any]:
+    pid, name, price, currency, url, image, category, in_stock = row
+    return {"id": pid, "name": name, "price": price, "currency": currency, "url": url, "image": image,
+            "category": category, "in_stock": in_stock}
+
+
+class ProductCache:
+    """(shop, id) → the product's display fields as a dict (never mutated), or None when the shop
+    has no row for it. `ttl=0` caches nothing (connections outside the server)."""
+
+    def __init__(self, ttl: float = TTL) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def get_many(self, conn: Any, shop: str, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        now = time.monotonic()
+        found: dict[str, dict[str, Any] | None] = {}
+        missing: list[str] = []
+        entries = self._entries
+        for pid in ids:
+            hit = entries.get((shop, pid))
+            if hit is not None and hit[0] > now:
+                found[pid] = hit[1]
+            else:
+                missing.append(pid)
+        if missing:
+            generation = self._generation
+            marks = ",".join("?" * len(missing))
+            loaded = {r[0]: product_dict(r) for r in conn.execute(
+                f"SELECT {COLUMNS} FROM products WHERE shop = ? AND id IN ({marks})", (shop, *missing))}
+            expires = now + self.ttl
+            with self._lock:
+                keep = self.ttl > 0 and generation == self._generation
+                if keep and len(entries) + len(missing) > LIMIT:
+                    entries.clear()
+                for pid in missing:
+                    product = loaded.get(pid)
+                    found[pid] = product
+                    if keep:
+                        entries[(shop, pid)] = (expires, product)
+        return found
+
+    def invalidate(self, shop: str, ids: Iterable[str] | None = None) -> None:
+        """Drop the given products of a shop (all of them when `ids` is None)."""
+        with self._lock:
+            self._generation += 1
+            if ids is None:
+                for key in [k for k in self._entries if k[0] == shop]:
+                    del self._entries[key]
+            else:
+                for pid in ids:
+                    self._entries.pop((shop, pid), None)
+
+
+def products_of(conn: Any) -> ProductCache:
+    cache = getattr(conn, "products", None)
+    if cache is None:
+        cache = ProductCache(ttl=0)
+    return cache
