@@ -166,11 +166,39 @@ def _display(ignored: list[dict[str, str]], check, *args) -> Any:
         return None
 
 
+# Many visitors view the same products, and each view carries the same JSON-LD: the outcome of
+# checking it is kept (keyed by everything it depends on). Bounded; cleared whole when full.
+_PRODUCT_FIELDS = ("id", "name", "price", "currency", "url", "image", "category", "in_stock")
+_parsed: dict[tuple, tuple[Product, list[dict[str, str]]]] = {}
+_PARSED_LIMIT = 20_000
+
+
 def parse_product(value: Any, where: str, shop: Shop, ignored: list[dict[str, str]]) -> Product:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return Product(id=_string(value, where, MAX_ID, required=True))  # type: ignore[arg-type]
     if not isinstance(value, dict):
         raise bad_request(where, f"must be a product object or an id, not {_kind(value)}")
+    values = [value.get(name) for name in _PRODUCT_FIELDS]
+    # Types too: True == 1 == 1.0 as keys, but they do not validate alike.
+    key = (shop.id, tuple(shop.origins), tuple(shop.asset_origins), where, *values, *map(type, values))
+    try:
+        hit = _parsed.get(key)
+    except TypeError:  # a list or object where a string belongs: not cacheable, checked below
+        key, hit = None, None
+    if hit is not None:
+        ignored.extend(hit[1])
+        return hit[0]
+    own: list[dict[str, str]] = []
+    product = _parse_product(value, where, shop, own)
+    ignored.extend(own)
+    if key is not None:
+        if len(_parsed) >= _PARSED_LIMIT:
+            _parsed.clear()
+        _parsed[key] = (product, own)
+    return product
+
+
+def _parse_product(value: dict, where: str, shop: Shop, ignored: list[dict[str, str]]) -> Product:
     in_stock = value.get("in_stock")
     if in_stock is not None and not isinstance(in_stock, bool):
         ignored.append({"field": f"{where}.in_stock", "message": f"{where}.in_stock: must be true or false"})
