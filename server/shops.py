@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -11,7 +12,7 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -50,8 +51,25 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
+_normalized: dict[str, str | None] = {}
+_MISSING = object()
+
+
 def normalize_origin(value: str) -> str | None:
     """`https://Shop.example:443/x` → `https://shop.example`; None when not an http(s) origin."""
+    # Every browser call checks its Origin (and its products' URLs), mostly the same few: urlsplit once
+    # each. Bounded in entries and size, since these are whatever the client sends.
+    result = _normalized.get(value, _MISSING)
+    if result is _MISSING:
+        result = _normalize_origin(value)
+        if len(value) <= 512:
+            if len(_normalized) >= 10_000:
+                _normalized.clear()
+            _normalized[value] = result
+    return result  # type: ignore[return-value]
+
+
+def _normalize_origin(value: str) -> str | None:
     try:
         parts = urlsplit(value.strip())
         port = parts.port
@@ -99,8 +117,9 @@ class Shop:
     def allows_origin(self, origin: str) -> bool:
         return normalize_origin(origin) in self.origins
 
-    @property
+    @functools.cached_property
     def asset_origins(self) -> list[str]:
+        # Once per Shop: a changed shop is a new Shop object, and nothing edits settings in place.
         extra = [o for o in (normalize_origin(v) for v in self.settings.get("image_origins", [])) if o]
         return self.origins + extra
 
@@ -258,8 +277,13 @@ class ShopRegistry:
 
 async def require_merchant(request: Request, shop_id: str) -> Shop:
     """The shop, when the request carries its API key as `Authorization: Bearer <key>`."""
-    shop = await request.app.state.shops.require(shop_id)
-    auth = request.headers.get("authorization", "")
+    return await require_merchant_headers(request.app.state.shops, request.headers, shop_id)
+
+
+async def require_merchant_headers(shops: ShopRegistry, headers: Mapping[str, str], shop_id: str) -> Shop:
+    """`require_merchant` for raw ASGI handlers: `headers` maps lowercase names to values."""
+    shop = await shops.require(shop_id)
+    auth = headers.get("authorization", "")
     scheme, _, key = auth.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "authorization: send 'Authorization: Bearer <shop api key>'",

@@ -1,3 +1,5 @@
+import pytest
+
 from server.tokens import VisitorTokens
 
 
@@ -27,3 +29,79 @@ def test_expired_tokens_are_unknown_to_visitors_but_nameable_by_merchants():
     assert tokens.verify("honey", old) is None
     assert tokens.verify("honey", old, any_age=True) == "visitor-1"
     assert tokens.verify("other", old, any_age=True) is None
+
+
+def _itsdangerous(secret: str, shop: str, age: int = 0):
+    import time
+
+    from itsdangerous import TimestampSigner
+
+    class Signer(TimestampSigner):
+        def get_timestamp(self):
+            return int(time.time()) - age
+
+    return Signer(secret, salt=f"cartback.visitor:{shop}")
+
+
+def test_same_wire_format_as_itsdangerous_both_ways():
+    from itsdangerous import BadSignature, SignatureExpired
+
+    tokens = VisitorTokens("s3cret-ğ", 3600)
+    plain = _itsdangerous("s3cret-ğ", "honey")
+    for vid in ("visitor-1", tokens.new_visitor(), "with.dots.inside", "ünïcode"):
+        # Theirs verify here.
+        assert tokens.verify("honey", plain.sign(vid).decode()) == vid
+        # Ours verify there, for the same shop and age limit only.
+        ours = tokens.sign("honey", vid)
+        assert plain.unsign(ours, max_age=3600).decode() == vid
+        with pytest.raises(BadSignature):
+            _itsdangerous("s3cret-ğ", "other").unsign(ours)
+        with pytest.raises(BadSignature):
+            _itsdangerous("another", "honey").unsign(ours)
+        assert tokens.verify("other", plain.sign(vid).decode()) is None
+
+    # Byte for byte, given the same second.
+    import time
+
+    now = int(time.time())
+    ours, theirs = tokens.sign("honey", "v"), plain.sign("v").decode()
+    if int(time.time()) == now:
+        assert ours == theirs
+
+    # Expired and future tokens: refused by both, named by any_age by both.
+    for age in (7200, -120):
+        old = _itsdangerous("s3cret-ğ", "honey", age).sign("visitor-1").decode()
+        assert tokens.verify("honey", old) is None
+        assert tokens.verify("honey", old, any_age=True) == "visitor-1"
+        with pytest.raises(SignatureExpired):
+            plain.unsign(old, max_age=3600)
+        assert plain.unsign(old).decode() == "visitor-1"
+        assert tokens.verify("other", old, any_age=True) is None
+
+
+def test_tampered_tokens_fail_here_as_they_do_in_itsdangerous():
+    from itsdangerous import BadSignature
+
+    tokens = VisitorTokens("s3cret", 3600)
+    plain = _itsdangerous("s3cret", "honey")
+    good = tokens.sign("honey", "visitor-1")
+    vid, ts, sig = good.split(".")
+    candidates = [
+        f"visitor-2.{ts}.{sig}", f"{vid}.{ts}A.{sig}", f"{vid}.{ts}.{sig[:-1]}", f"{vid}.{ts}.{sig}x",
+        f"{vid}.{sig}", f"{vid}..{sig}", f"{vid}.{ts}.", f".{ts}.{sig}", f"{vid}.{ts}.{sig}.", "....",
+        f"{vid}.{ts}.{sig[:-2]}!!", f"{vid}.{ts}.{sig}\ud800", f"{vid}.!!!!.{sig}",
+    ]
+    # Signed by itsdangerous but odd inside: an empty value, an empty or over-long timestamp.
+    raw = plain.get_signature
+    candidates += [f"{p}.{raw(p).decode()}" for p in (f".{ts}", f"{vid}.", f"{vid}.AAAAAAAAAAAAAAAA", vid)]
+    for token in candidates:
+        try:
+            theirs = plain.unsign(token, max_age=3600).decode()
+        except (BadSignature, UnicodeError):
+            theirs = None
+        try:
+            theirs_any = plain.unsign(token).decode()
+        except (BadSignature, UnicodeError):
+            theirs_any = None
+        assert tokens.verify("honey", token) == theirs, token
+        assert tokens.verify("honey", token, any_age=True) == theirs_any, token

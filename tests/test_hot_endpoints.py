@@ -1,0 +1,239 @@
+"""POST /v1/events and GET /v1/empty-cart are raw ASGI handlers: what Starlette did for them still holds.
+
+Routing (405 for other methods, OPTIONS preflight), the error shape and CORS headers on errors,
+query and header parsing as `Request` did it, and responses byte for byte as Starlette's would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import pytest
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from server.http import query_params, scope_headers, send_json, send_response
+
+ORIGIN = "http://shop.test"
+
+
+def post(api, body, **headers):
+    return api.post("/v1/events", content=json.dumps(body), headers={"content-type": "text/plain", **headers})
+
+
+def view(pid: str) -> dict:
+    return {"type": "view", "product": {"id": pid, "name": f"Bal {pid}", "url": f"{ORIGIN}/p/{pid}"}}
+
+
+def visitor_with_history(api, shop) -> str:
+    r = post(api, {"shop": shop.id, "events": [view("a"), view("b")]})
+    assert r.status_code == 200, r.text
+    return r.json()["vid"]
+
+
+def raw_request(url: str, request: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_other_methods_get_405_in_the_error_shape_and_preflight_still_answers(api):
+    for method, path in (("GET", "/v1/events"), ("PUT", "/v1/events"), ("POST", "/v1/empty-cart"),
+                         ("DELETE", "/v1/empty-cart")):
+        r = api.request(method, path)
+        assert r.status_code == 405, (method, path)
+        assert r.json()["error"]["code"] == "method_not_allowed" and r.json()["error"]["field"] == "path"
+        assert path in r.json()["error"]["message"]
+    for path, asked in (("/v1/events", "POST"), ("/v1/empty-cart", "GET")):
+        pre = api.options(path, headers={"origin": ORIGIN, "access-control-request-method": asked})
+        assert pre.status_code == 204 and pre.headers["access-control-allow-origin"] == ORIGIN
+
+
+def test_a_chunked_body_over_the_limit_gets_413_naming_body(api, make_shop, cartback_server):
+    shop = make_shop()
+
+    def chunks():  # no Content-Length: the limit holds on the streamed bytes
+        yield b'{"shop": "' + shop.id.encode() + b'", "events": [], "pad": "'
+        for _ in range(3):
+            yield b"y" * 30_000
+        yield b'"}'
+
+    r = api.post("/v1/events", content=chunks(), headers={"content-type": "text/plain", "origin": ORIGIN})
+    assert r.status_code == 413
+    assert r.json()["error"] == {"code": "body_too_large", "message": "body: larger than 65536 bytes",
+                                 "field": "body"}
+
+    # Just under the limit, in many small chunks: read whole, and accepted.
+    def small():
+        yield b'{"shop": "' + shop.id.encode() + b'", "events": [], "pad": "'
+        for _ in range(60):
+            yield b"y" * 1000
+        yield b'"}'
+
+    r = api.post("/v1/events", content=small(), headers={"content-type": "text/plain"})
+    assert r.status_code == 200 and r.json()["accepted"] == 0
+
+    # A declared length over the limit is refused before any of the body is sent.
+    head = (f"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {10 ** 9}\r\n"
+            "Connection: close\r\n\r\n").encode()
+    answer = raw_request(cartback_server.url, head)
+    assert answer.startswith(b"HTTP/1.1 413") and b'"field":"body"' in answer
+
+
+def test_errors_from_the_hot_endpoints_carry_the_cors_headers(api, make_shop):
+    shop = make_shop()
+    cors = {"origin": ORIGIN}
+    r = post(api, {"shop": shop.id, "events": [{"type": "teleport"}]}, **cors)
+    assert r.status_code == 400 and r.json()["error"]["field"] == "events[0].type"
+    assert r.headers["access-control-allow-origin"] == ORIGIN and r.headers["vary"] == "Origin"
+
+    r = post(api, {"shop": shop.id, "events": []}, authorization="Bearer wrong", **cors)
+    assert r.status_code == 403 and r.json()["error"]["field"] == "authorization"
+    assert r.headers["access-control-allow-origin"] == ORIGIN
+
+    bad_ts = {"shop": shop.id, "vid": "x", "ts": "soon"}
+    r = api.get("/v1/empty-cart", params=bad_ts, headers={"authorization": f"Bearer {shop.api_key}", **cors})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "ts"
+    assert r.headers["access-control-allow-origin"] == ORIGIN
+
+    # Before the shop (and so its origins) is known, and for an origin not allowed: no CORS headers.
+    r = post(api, {"shop": "no-such-shop", "events": []}, **cors)
+    assert r.status_code == 404 and "access-control-allow-origin" not in r.headers
+    r = api.get("/v1/empty-cart", params={"shop": shop.id}, headers={"origin": "https://evil.example"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_answers_have_the_headers_starlette_gave_them(api, make_shop):
+    shop = make_shop()
+    r = post(api, {"shop": shop.id, "events": [view("a")]}, origin=ORIGIN)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert int(r.headers["content-length"]) == len(r.content)
+    assert r.content == json.dumps(r.json(), ensure_ascii=False, separators=(",", ":")).encode()
+    vid = r.json()["vid"]
+
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}, headers={"origin": ORIGIN})
+    assert r.status_code == 200 and "data-cartback-product" in r.text
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    assert int(r.headers["content-length"]) == len(r.content)
+    assert r.headers["cache-control"] == "no-store" and r.headers["access-control-allow-origin"] == ORIGIN
+
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": "forged"}, headers={"origin": ORIGIN})
+    assert r.status_code == 204 and r.content == b""
+    assert r.headers["cache-control"] == "no-store" and r.headers["access-control-allow-origin"] == ORIGIN
+    assert "content-type" not in r.headers
+
+
+def test_repeated_query_parameters_and_headers_read_as_before(api, make_shop):
+    shop = make_shop()
+    vid = visitor_with_history(api, shop)
+    # Query parameters: the last of repeated ones (Starlette's QueryParams.get).
+    r = api.get(f"/v1/empty-cart?shop=nope&shop={shop.id}&vid=junk&vid={vid}")
+    assert r.status_code == 200
+    r = api.get(f"/v1/empty-cart?shop={shop.id}&shop=nope&vid={vid}")
+    assert r.status_code == 404
+    r = api.get(f"/v1/empty-cart?shop={shop.id}&vid={vid}&vid=")
+    assert r.status_code == 204
+    # Headers: the first of repeated ones (Starlette's Headers.get).
+    first_ok = [("origin", ORIGIN), ("origin", "https://evil.example")]
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}, headers=first_ok)
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}, headers=first_ok[::-1])
+    assert r.status_code == 403
+
+
+def test_bots_get_no_block_and_are_not_tracked(tmp_path):
+    import httpx
+
+    from tests.conftest import ServerProcess, add_shop
+
+    server = ServerProcess(tmp_path / "bots.db").start()  # without --count-bots
+    try:
+        shop = add_shop(server.db_path, [ORIGIN], settings={"holdout_share": 0})
+        human = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
+        with httpx.Client(base_url=server.url, headers=human) as api:
+            vid = visitor_with_history(api, shop)
+            assert api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}).status_code == 200
+            bot = {"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}
+            r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}, headers=bot)
+            assert r.status_code == 204 and r.headers["cache-control"] == "no-store"
+            r = post(api, {"shop": shop.id, "vid": vid, "events": [view("c")]}, **bot)
+            assert r.status_code == 200 and r.json()["accepted"] == 0
+            assert r.json()["ignored"] == [{"field": "user-agent", "message": "bots are not tracked"}]
+    finally:
+        server.stop()
+
+
+# -- the response helpers against Starlette's own responses, in process ---------------------------
+
+def _sent(coro_fn) -> list[dict]:
+    messages: list[dict] = []
+
+    async def send(message):
+        messages.append(message)
+
+    asyncio.run(coro_fn(send))
+    return messages
+
+
+@pytest.mark.parametrize("content", [
+    {"vid": "ü.x.y", "accepted": 1, "ignored": [{"field": "events[0].product.name", "message": "çok uzun"}]},
+    {"error": {"code": "x", "message": "m"}}, [], "ş",
+])
+@pytest.mark.parametrize("headers", [{}, {"access-control-allow-origin": ORIGIN, "vary": "Origin"}])
+def test_send_json_sends_what_jsonresponse_sends(content, headers):
+    ours = _sent(lambda send: send_json(send, content, headers))
+    theirs = _sent(lambda send: JSONResponse(content, headers=headers)({"type": "http"}, None, send))
+    assert ours == theirs
+    with pytest.raises(ValueError):
+        _sent(lambda send: send_json(send, {"x": float("nan")}, headers))
+
+
+@pytest.mark.parametrize("status, body, response", [
+    (204, b"", Response(status_code=204, headers={"cache-control": "no-store"})),
+    (200, "<div>ş</div>".encode(), HTMLResponse("<div>ş</div>", headers={"cache-control": "no-store"})),
+])
+def test_send_response_sends_what_starlette_sends(status, body, response):
+    content_type = b"text/html; charset=utf-8" if status == 200 else None
+    ours = _sent(lambda send: send_response(send, status, {"cache-control": "no-store"}, body, content_type))
+    assert ours == _sent(lambda send: response({"type": "http"}, None, send))
+
+
+def test_headers_and_query_parse_as_starlettes_request():
+    from starlette.requests import Request
+
+    scope = {"type": "http", "headers": [(b"origin", b"http://a"), (b"x-\xe7", b"\xfc"), (b"origin", b"http://b"),
+                                         (b"sec-gpc", b"1")],
+             "query_string": "shop=a&shop=b&vid=&locale=t%C3%BCr&x=%FF&ü=1".encode()}
+    request = Request(scope)
+    headers, params = scope_headers(scope), query_params(scope)
+    for name in ("origin", "x-\xe7", "sec-gpc", "missing"):
+        assert headers.get(name) == request.headers.get(name), name
+    for name in ("shop", "vid", "locale", "x", "ü", "missing"):
+        assert params.get(name) == request.query_params.get(name), name
+
+
+def test_the_bot_filter_matches_as_the_case_insensitive_pattern_did():
+    import re
+
+    from server.config import Settings
+    from server.http import BOT_UA, is_bot_agent
+
+    before = re.compile(BOT_UA.pattern, re.IGNORECASE)
+    settings = Settings()
+    agents = ["Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+              "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "HeadlessChrome/126",
+              "facebookexternalhit/1.1", "Mozilla/5.0 (compatible; BingPreview/1.0b)", ""]
+    # Header values are latin-1: every one of its characters in place of each letter of each word.
+    for word in BOT_UA.pattern.split("|"):
+        for i in range(len(word)):
+            agents += [f"x{word[:i]}{chr(c)}{word[i + 1:]}y" for c in range(256)]
+    for agent in agents:
+        assert is_bot_agent(settings, {"user-agent": agent}) == bool(before.search(agent)), agent
+    assert not is_bot_agent(Settings(count_bots=True), {"user-agent": "Googlebot"})
