@@ -91,9 +91,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            *assets.routes(settings),
+            # The two hot routes first: Starlette tries routes in order, a regex match each.
             *events.routes,
             *empty_cart.routes,
+            *assets.routes(settings),
             *catalog.routes,
             *report_endpoints.routes,
             *visitor_endpoints.routes,

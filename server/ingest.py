@@ -47,6 +47,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 _TOUCH_ITEM = """
 INSERT INTO visitor_items (shop, vid, product_id, last_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET last_at = max(last_at, excluded.last_at)
+RETURNING last_at
 """
 
 # View, add and favourite: one upsert each, whether the visitor's row exists or not.
@@ -54,16 +55,19 @@ _VIEW_ITEM = """
 INSERT INTO visitor_items (shop, vid, product_id, viewed_at, views, last_at) VALUES (?1, ?2, ?3, ?4, 1, ?4)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
     viewed_at = excluded.viewed_at, views = views + 1, last_at = max(last_at, excluded.last_at)
+RETURNING last_at, views
 """
 _ADD_ITEM = """
 INSERT INTO visitor_items (shop, vid, product_id, carted_at, in_cart, cart_qty, last_at) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?4)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
     carted_at = excluded.carted_at, in_cart = 1, cart_qty = coalesce(cart_qty, 0) + excluded.cart_qty,
     last_at = max(last_at, excluded.last_at)
+RETURNING last_at
 """
 _FAV_ITEM = """
 INSERT INTO visitor_items (shop, vid, product_id, fav_at, last_at) VALUES (?1, ?2, ?3, ?4, ?4)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET fav_at = excluded.fav_at, last_at = max(last_at, excluded.last_at)
+RETURNING last_at
 """
 
 _TOUCH_VISITOR = """
@@ -133,7 +137,9 @@ def apply_events(conn: sqlite3.Connection, shop: str, vid: str, events: list[Eve
     try:
         return _apply(conn, shop, vid, events, now, new_visitor, trust_ts)
     except BaseException:
-        memo.clear()  # the caller rolls this call back: what the memo learned may not be stored
+        # The caller rolls this call back: what the memos saw may not be stored.
+        memo.clear()
+        recommend.model_of(conn).forget_visitors()
         raise
 
 
@@ -179,15 +185,22 @@ def _log(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float, *, 
                         None if data is None else json.dumps(data, separators=(",", ":"))))
 
 
+def _touch(conn, sql: str, params: tuple) -> tuple:
+    """Run an upsert of a visitor_items row that RETURNs its last_at (first); tell the recommender."""
+    row = conn.execute(sql, params).fetchone()
+    recommend.touch(conn, params[0], params[1], params[2], row[0])
+    return row
+
+
 def _view(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
-    conn.execute(_VIEW_ITEM, (shop, vid, e.product_id, ts))
-    recommend.learn(conn, shop, vid, e.product_id, "view", ts)
+    _, views = _touch(conn, _VIEW_ITEM, (shop, vid, e.product_id, ts))
+    recommend.learn(conn, shop, vid, e.product_id, "view", ts, views)
 
 
 def _add(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
-    conn.execute(_ADD_ITEM, (shop, vid, e.product_id, ts, e.qty))
+    _touch(conn, _ADD_ITEM, (shop, vid, e.product_id, ts, e.qty))
     recommend.learn(conn, shop, vid, e.product_id, "add", ts)
 
 
@@ -207,7 +220,7 @@ def _cart(conn, shop, vid, e: Event, ts):
                                          (shop, vid))}
     conn.execute("UPDATE visitor_items SET in_cart = 0 WHERE shop = ? AND vid = ? AND in_cart = 1", (shop, vid))
     for pid, qty in present.items():
-        conn.execute(_TOUCH_ITEM, (shop, vid, pid, ts))
+        _touch(conn, _TOUCH_ITEM, (shop, vid, pid, ts))
         conn.execute("UPDATE visitor_items SET in_cart = 1, cart_qty = ?, carted_at = coalesce(carted_at, ?) "
                      "WHERE shop = ? AND vid = ? AND product_id = ?", (qty, ts, shop, vid, pid))
         if pid not in before:
@@ -217,7 +230,7 @@ def _cart(conn, shop, vid, e: Event, ts):
 
 def _favorite(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
-    conn.execute(_FAV_ITEM, (shop, vid, e.product_id, ts))
+    _touch(conn, _FAV_ITEM, (shop, vid, e.product_id, ts))
     recommend.learn(conn, shop, vid, e.product_id, "favorite", ts)
 
 
@@ -235,7 +248,7 @@ def _purchase(conn, shop, vid, e: Event, ts):
     items = [{"id": pid, "qty": qty, "price": price} for pid, qty, price in e.items]
     _log(conn, shop, vid, e, ts, value=e.total, data={"currency": e.currency, "items": items})
     for pid, qty, _ in e.items:
-        conn.execute(_TOUCH_ITEM, (shop, vid, pid, ts))
+        _touch(conn, _TOUCH_ITEM, (shop, vid, pid, ts))
         # carted_at stays: block.py decides whether a bought product may return to the cart history.
         conn.execute("UPDATE visitor_items SET bought_at = ?, in_cart = 0, cart_qty = NULL "
                      "WHERE shop = ? AND vid = ? AND product_id = ?", (ts, shop, vid, pid))

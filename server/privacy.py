@@ -51,6 +51,7 @@ from typing import Any
 from .report import (DAY, Prices, attribution_days, compute_raw, daily_rows, day_of, day_text, order_total,
                      purchase_items, rolled_days)
 from .ingest import memo
+from .recommend import model_of
 from .shops import DEFAULT_SETTINGS, Shop, get_shop
 
 log = logging.getLogger("cartback.privacy")
@@ -136,6 +137,7 @@ def export_visitor(conn: sqlite3.Connection, shop: str, vid: str) -> dict[str, A
 def erase_visitor(conn: sqlite3.Connection, shop: str, vid: str) -> dict[str, Any]:
     """Erase one visitor (see the module docstring). Runs inside the caller's transaction."""
     memo.forget_visitor(shop, vid)  # a later event re-creates the visitor row (ingest.apply_events)
+    model_of(conn).forget_visitor(shop, vid)
     alias = ERASED_PREFIX + secrets.token_urlsafe(12)
     clicks = conn.execute("SELECT block_id, product_id FROM events WHERE shop = ? AND vid = ? AND type = 'click'",
                           (shop, vid)).fetchall()
@@ -245,6 +247,8 @@ def retain_shop(conn: sqlite3.Connection, shop: Shop, now: float) -> dict[str, A
                                       (shop.id, cutoff)).rowcount,
         "visitors": conn.execute("DELETE FROM visitors WHERE shop = ? AND last_seen < ?", (shop.id, cutoff)).rowcount,
     }
+    if deleted["visitor_items"]:
+        model_of(conn).forget_visitors()  # their recent products in memory may name deleted rows
     return {"retention_days": days, "cutoff": _iso(cutoff), "rolled_up_days": rolled, "deleted": deleted}
 
 

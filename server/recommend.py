@@ -75,11 +75,34 @@ def frozen() -> Iterator[None]:
 # -- learning (writer thread) -----------------------------------------------------------------------
 
 _RECENT_SQL = """
-SELECT product_id, last_at, views FROM visitor_items
-WHERE shop = ? AND vid = ? ORDER BY last_at DESC LIMIT ?
+SELECT product_id, last_at FROM visitor_items
+WHERE shop = ? AND vid = ? ORDER BY last_at DESC, product_id LIMIT ?
 """
-
 _VIEWS_SQL = "SELECT views FROM visitor_items WHERE shop = ? AND vid = ? AND product_id = ?"
+RECENT = WINDOW + 1          # the product just touched is among a visitor's most recent ones
+RECENT_VISITORS = 50_000     # visitors whose recent products are kept (~1 KB each); cleared when full
+
+
+VOTE_WITH = 12  # neighbours a product votes for: HR@8 0.606-0.607 anywhere from 8 to 30 (bench/evaluate.py)
+
+
+def _shares(neighbours: dict[str, float] | None) -> tuple[tuple[str, float], ...]:
+    """A product's strongest VOTE_WITH neighbours, each with its share of the list's total score."""
+    if not neighbours:
+        return ()
+    total = sum(neighbours.values())
+    if total <= 0:
+        return ()
+    best = sorted(neighbours.items(), key=lambda kv: (-kv[1], kv[0]))[:VOTE_WITH]
+    return tuple((neighbour, score / total) for neighbour, score in best)
+
+
+def _recency(item: tuple[str, float]) -> tuple[float, str]:
+    return (-item[1], item[0])
+
+
+def _newer(a: tuple[str, float], b: tuple[str, float]) -> bool:
+    return _recency(a) < _recency(b)
 
 _POPULARITY_SQL = """
 INSERT INTO rec_products (shop, product_id, popularity, category)
@@ -122,6 +145,10 @@ class Model:
         self._lists: dict[str, dict[str, dict[str, float]]] = {}
         self._dirty: dict[str, set[str]] = defaultdict(set)
         self._popularity: dict[tuple[str, str], float] = defaultdict(float)
+        self._recent: dict[tuple[str, str], tuple[list[tuple[str, float]], bool]] = {}
+        # Per product, what it hands out when it votes: its VOTE_WITH strongest neighbours, each
+        # as its share of the whole list's score. Made on first use, dropped when the list grows.
+        self._votes: dict[tuple[str, str], tuple[tuple[str, float], ...]] = {}
 
     def _shop(self, conn: Any, shop: str) -> dict[str, dict[str, float]]:
         """The shop's lists (caller holds the lock); read from the checkpoint on first use."""
@@ -137,23 +164,64 @@ class Model:
     def dirty(self) -> bool:
         return bool(self._dirty or self._popularity)
 
-    def learn(self, conn: Any, shop: str, vid: str, product_id: str, signal: str, ts: float) -> None:
-        """Pair the product the visitor just touched with their recent products (see the module doc)."""
+    # -- each visitor's most recent products (what an event is paired with) --
+
+    def touch(self, conn: Any, shop: str, vid: str, product_id: str, last_at: float) -> None:
+        """visitor_items(shop, vid, product_id).last_at is now `last_at` (ingest calls this after
+        every write that moves it). Keeps the visitor's RECENT most recent products in memory, so
+        learning needs no query; a visitor not in memory is read once."""
+        key = (shop, vid)
+        window = self._recent.get(key)
+        if window is None:
+            rows = conn.execute(_RECENT_SQL, (shop, vid, RECENT + 1)).fetchall()
+            if len(self._recent) >= RECENT_VISITORS:
+                self._recent.clear()
+            self._recent[key] = (rows[:RECENT], len(rows) > RECENT)
+            return  # read after the write: already current
+        items, truncated = window
+        items = [item for item in items if item[0] != product_id]
+        entry = (product_id, last_at)
+        if truncated and len(items) >= RECENT and _newer(items[-1], entry):
+            return  # older than everything kept: it stays out, as in the table
+        items.append(entry)
+        items.sort(key=_recency)
+        if len(items) > RECENT:
+            items, truncated = items[:RECENT], True
+        self._recent[key] = (items, truncated)
+
+    def recent(self, shop: str, vid: str) -> list[tuple[str, float]] | None:
+        """The visitor's most recent (product, last_at), newest first, when held in memory."""
+        window = self._recent.get((shop, vid))
+        return None if window is None else list(window[0])
+
+    def forget_visitor(self, shop: str, vid: str) -> None:
+        self._recent.pop((shop, vid), None)
+
+    def forget_visitors(self) -> None:
+        """Drop every visitor's recent products (after retention deleted rows; after a rollback)."""
+        self._recent.clear()
+
+    def learn(self, conn: Any, shop: str, vid: str, product_id: str, signal: str, ts: float,
+              views: int | None = None) -> None:
+        """Pair the product the visitor just touched with their recent products (see the module
+        doc). `touch` has seen the write; `views`: the visitor's views of it, for a view."""
         weight = SIGNAL_WEIGHTS.get(signal)
         if weight is None or _frozen:
             return
-        rows = conn.execute(_RECENT_SQL, (shop, vid, WINDOW + 1)).fetchall()
         if signal == "view":
-            views = next((r[2] for r in rows if r[0] == product_id), None)
             if views is None:
                 row = conn.execute(_VIEWS_SQL, (shop, vid, product_id)).fetchone()
                 views = row[0] if row else 1
             if views > 1:
                 return
+        window = self._recent.get((shop, vid))
+        if window is None:  # not touched through this model (a caller outside ingest)
+            self._recent[(shop, vid)] = window = (conn.execute(_RECENT_SQL, (shop, vid, RECENT)).fetchall(), True)
+        rows = window[0]
         self._popularity[(shop, product_id)] += weight
         pairs: dict[tuple[str, str], float] = {}
         gap = 0
-        for other, last_at, _ in rows:
+        for other, last_at in rows:
             if other == product_id:
                 continue
             gap += 1
@@ -175,6 +243,7 @@ class Model:
                     scores = lists[source] = {}
                 scores[neighbour] = scores.get(neighbour, 0.0) + w
                 dirty.add(source)
+                self._votes.pop((shop, source), None)
                 if len(scores) > PRUNE_AT:
                     best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:KEEP]
                     lists[source] = dict(best)
@@ -186,20 +255,19 @@ class Model:
         scores: dict[str, float] = {}
         with self._lock:
             lists = self._shop(conn, shop)
+            votes = self._votes
             for source, weight in weights.items():
-                neighbours = lists.get(source)
-                if not neighbours:
+                shares = votes.get((shop, source))
+                if shares is None:
+                    shares = votes[(shop, source)] = _shares(lists.get(source))
+                if not shares:
                     continue
-                total = sum(neighbours.values())
-                if total <= 0:
-                    continue
-                factor = weight / total
                 if not scores:  # the first list: one comprehension instead of a loop of lookups
-                    scores = {neighbour: factor * score for neighbour, score in neighbours.items()}
+                    scores = {neighbour: weight * share for neighbour, share in shares}
                     continue
                 get = scores.get
-                for neighbour, score in neighbours.items():
-                    scores[neighbour] = get(neighbour, 0.0) + factor * score
+                for neighbour, share in shares:
+                    scores[neighbour] = get(neighbour, 0.0) + weight * share
         for pid in exclude & scores.keys():
             del scores[pid]
         return scores
@@ -242,6 +310,8 @@ class Model:
             self._lists.clear()
             self._dirty = defaultdict(set)
             self._popularity = defaultdict(float)
+            self._recent.clear()
+            self._votes.clear()
 
 
 def model_of(conn: Any) -> Model:
@@ -252,8 +322,13 @@ def model_of(conn: Any) -> Model:
     return model
 
 
-def learn(conn: Any, shop: str, vid: str, product_id: str, signal: str, ts: float) -> None:
-    model_of(conn).learn(conn, shop, vid, product_id, signal, ts)
+def learn(conn: Any, shop: str, vid: str, product_id: str, signal: str, ts: float,
+          views: int | None = None) -> None:
+    model_of(conn).learn(conn, shop, vid, product_id, signal, ts, views)
+
+
+def touch(conn: Any, shop: str, vid: str, product_id: str, last_at: float) -> None:
+    model_of(conn).touch(conn, shop, vid, product_id, last_at)
 
 
 # -- serving (a reader connection, inside Database.read) ------------------------------------------

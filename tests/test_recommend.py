@@ -325,3 +325,33 @@ def test_a_failed_checkpoint_is_written_by_the_next_one(conn, tmp_path):
     assert score(conn, "a", "b") == pytest.approx(1.0, rel=1e-4)
     assert conn.execute("SELECT popularity FROM rec_products WHERE shop = ? AND product_id = 'b'",
                         (SHOP,)).fetchone() == (1.0,)
+
+
+def test_recent_products_in_memory_match_the_table_whatever_the_order_of_events(conn):
+    # Merchant back ends send past timestamps: a late event for an old product must not push it
+    # into the window, and the memory must say what `ORDER BY last_at DESC` says.
+    import random
+
+    rng = random.Random(5)
+    kinds = ["view", "view", "view", "add", "favorite", "purchase", "cart"]
+    for round_ in range(60):
+        vid = f"v{rng.randrange(4)}"
+        batch = []
+        for n in range(rng.randint(1, 4)):
+            kind, pid = rng.choice(kinds), f"p{rng.randrange(12)}"
+            ts = T0 + rng.uniform(-5000, 5000)
+            if kind == "purchase":
+                batch.append(Event(type="purchase", order_id=f"o{round_}-{n}", total=1.0, currency="TRY",
+                                   items=[(pid, 1, 1.0)], ts=ts))
+            elif kind == "cart":
+                batch.append(Event(type="cart", items=[(pid, 1, None), (f"p{rng.randrange(12)}", 1, None)], ts=ts))
+            else:
+                batch.append(Event(type=kind, product_id=pid, qty=1 if kind == "add" else None, ts=ts))
+        transaction(conn, apply_events, SHOP, vid, batch, T0, round_ < 4, True)
+        for v in {f"v{i}" for i in range(4)}:
+            held = conn.model.recent(SHOP, v)
+            if held is None:
+                continue
+            table = conn.execute("SELECT product_id, last_at FROM visitor_items WHERE shop = ? AND vid = ? "
+                                 "ORDER BY last_at DESC, product_id LIMIT ?", (SHOP, v, recommend.RECENT)).fetchall()
+            assert held == table, v
