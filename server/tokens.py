@@ -20,6 +20,9 @@ import time
 
 PURPOSE = "cartback.visitor"
 MAX_TOKEN_LENGTH = 200
+# A valid token younger than this is handed back as it came; an older one is signed again, so an
+# active visitor's token never reaches the age limit.
+RENEW_AFTER = 86_400
 
 
 # base64.urlsafe_b64encode/decode, minus their Python-level overhead (a third of a token's cost).
@@ -68,20 +71,34 @@ class VisitorTokens:
 
         `any_age` skips the age limit: a merchant erasing an old visitor still names them by token.
         """
+        return self.check(shop, token, any_age=any_age)[0]
+
+    def renewed(self, shop: str, token: object) -> tuple[str | None, str | None]:
+        """(vid, the token to hand back) for a token a visitor sent: the same token while it is
+        younger than RENEW_AFTER (signing costs as much as verifying), a fresh one after; (None,
+        None) when it does not verify."""
+        vid, age = self.check(shop, token)
+        if vid is None:
+            return None, None
+        if age is not None and age < RENEW_AFTER:
+            return vid, token  # type: ignore[return-value]
+        return vid, self.sign(shop, vid)
+
+    def check(self, shop: str, token: object, *, any_age: bool = False) -> tuple[str | None, int | None]:
+        """(vid, age in seconds) of a valid token for this shop, else (None, None)."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-            return None
+            return None, None
         try:
             payload, sep, signature = token.encode().rpartition(b".")
             if not sep or not hmac.compare_digest(self._signature(shop, payload), _b64decode(signature)):
-                return None
+                return None, None
             value, sep, timestamp = payload.rpartition(b".")
             raw = _b64decode(timestamp)
             if not sep or len(raw) > 8:  # itsdangerous reads at most 8 bytes: longer is a malformed timestamp
-                return None
-            if not any_age:
-                age = int(time.time()) - int.from_bytes(raw, "big")
-                if age > self._max_age or age < 0:
-                    return None
-            return value.decode()
+                return None, None
+            age = int(time.time()) - int.from_bytes(raw, "big")
+            if not any_age and (age > self._max_age or age < 0):
+                return None, None
+            return value.decode(), age
         except ValueError:  # bad base64, bad UTF-8 either way
-            return None
+            return None, None

@@ -105,3 +105,16 @@ def test_tampered_tokens_fail_here_as_they_do_in_itsdangerous():
             theirs_any = None
         assert tokens.verify("honey", token) == theirs, token
         assert tokens.verify("honey", token, any_age=True) == theirs_any, token
+
+
+def test_a_fresh_token_comes_back_as_it_was_and_a_day_old_one_is_renewed():
+    from server.tokens import RENEW_AFTER
+
+    tokens = VisitorTokens("s3cret", 30 * 86400)
+    fresh = _itsdangerous("s3cret", "honey", 60).sign("v1").decode()
+    assert tokens.renewed("honey", fresh) == ("v1", fresh)
+    old = _itsdangerous("s3cret", "honey", RENEW_AFTER + 60).sign("v1").decode()
+    vid, renewed = tokens.renewed("honey", old)
+    assert vid == "v1" and renewed != old and tokens.check("honey", renewed)[1] in (0, 1)
+    assert tokens.renewed("honey", old + "x") == (None, None)
+    assert tokens.renewed("other", fresh) == (None, None)

@@ -37,11 +37,12 @@ class PostEvents:
         batch = parse_batch(payload, shop, settings.max_events_per_request)
 
         tokens = state.tokens
-        vid = tokens.verify(shop.id, batch.token)
+        vid, token = tokens.renewed(shop.id, batch.token)
         new_visitor = vid is None
         if vid is None:
             vid = tokens.new_visitor()
-        body = {"vid": tokens.sign(shop.id, vid), "accepted": 0, "ignored": batch.ignored}
+            token = tokens.sign(shop.id, vid)
+        body = {"vid": token, "accepted": 0, "ignored": batch.ignored}
         if is_bot_agent(settings, headers):
             body["ignored"] = [{"field": "user-agent", "message": "bots are not tracked"}]
             return await send_json(send, body, cors)
