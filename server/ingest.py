@@ -87,6 +87,7 @@ class _Memo:
     def __init__(self) -> None:
         self.last_seen: dict[tuple[str, str], float] = {}
         self.products: dict[tuple[str, str], tuple] = {}
+        self.eligible: dict[tuple[str, str], float] = {}  # visitors.first_eligible_at as last written
 
     def seen_recently(self, shop: str, vid: str, now: float) -> bool:
         key = (shop, vid)
@@ -107,12 +108,26 @@ class _Memo:
         self.products[key] = fields
         return False
 
+    def eligible_since(self, shop: str, vid: str, ts: float) -> bool:
+        """Whether this process already stored a first eligible moment at or before `ts` for the
+        visitor (a block recorded later changes nothing); remembers `ts` when not."""
+        key = (shop, vid)
+        before = self.eligible.get(key)
+        if before is not None and before <= ts:
+            return True
+        if len(self.eligible) >= _MEMO_LIMIT:
+            self.eligible.clear()
+        self.eligible[key] = ts
+        return False
+
     def forget_visitor(self, shop: str, vid: str) -> None:
         self.last_seen.pop((shop, vid), None)
+        self.eligible.pop((shop, vid), None)
 
     def clear(self) -> None:
         self.last_seen.clear()
         self.products.clear()
+        self.eligible.clear()
 
 
 memo = _Memo()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+from .ingest import memo
+
 # The visitor row remembers the first eligible moment (the holdout cohort) beyond the lifetime of
 # the blocks rows; last_seen covers the block too, so retention never drops an active visitor.
 _TOUCH_VISITOR = """
@@ -25,7 +27,12 @@ Row = tuple[str, str, str, float, str, int, str]  # id, shop, vid, ts, locale, h
 
 def record_blocks(conn: sqlite3.Connection, rows: list[Row]) -> None:
     conn.executemany(_INSERT, rows)
-    conn.executemany(_TOUCH_VISITOR, [(shop, vid, ts, ts, ts) for _, shop, vid, ts, *_ in rows])
+    # The visitor row changes only for a first eligible moment or a last_seen this process has not
+    # written lately (ingest.memo); each `and` operand records what it is told when it says no.
+    touched = [(shop, vid, ts, ts, ts) for _, shop, vid, ts, *_ in rows
+               if not (memo.eligible_since(shop, vid, ts) & memo.seen_recently(shop, vid, ts))]
+    if touched:
+        conn.executemany(_TOUCH_VISITOR, touched)
 
 
 class RenderLog:

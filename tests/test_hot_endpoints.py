@@ -237,3 +237,13 @@ def test_the_bot_filter_matches_as_the_case_insensitive_pattern_did():
     for agent in agents:
         assert is_bot_agent(settings, {"user-agent": agent}) == bool(before.search(agent)), agent
     assert not is_bot_agent(Settings(count_bots=True), {"user-agent": "Googlebot"})
+
+
+@pytest.mark.parametrize("query", ["shop=a&vid=b.c.d", "a=1&a=2", "a", "a=", "&&a=1&", "=x", "a=1=2", "x=%41&y=+1",
+                                   "shop=bench&vid=abc&locale=en", "", "v=%ZZ&w=%C3%A7"])
+def test_query_parameters_read_as_parse_qsl_reads_them(query):
+    from urllib.parse import parse_qsl
+
+    from server.http import query_params
+
+    assert query_params({"query_string": query.encode()}) == dict(parse_qsl(query, keep_blank_values=True))
