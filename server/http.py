@@ -6,12 +6,12 @@ and the hot endpoints, which are raw ASGI handlers (ARCHITECTURE.md says why).
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any, Mapping
 from urllib.parse import parse_qsl
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
@@ -108,9 +108,6 @@ def is_bot_agent(settings: Settings, headers: Mapping[str, str]) -> bool:
     return bool(BOT_UA.search(headers.get("user-agent", "").lower()))
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
 async def send_response(send: Send, status: int, headers: dict[str, str], body: bytes = b"",
                         content_type: bytes | None = None) -> None:
     """What Starlette's `Response(body, status, headers, media_type)` sends, without building one."""
@@ -124,8 +121,9 @@ async def send_response(send: Send, status: int, headers: dict[str, str], body: 
 
 
 async def send_json(send: Send, content: Any, headers: dict[str, str], status: int = 200) -> None:
-    """As Starlette's `JSONResponse(content, status, headers)`."""
-    await send_response(send, status, headers, _JSON.encode(content).encode(), b"application/json")
+    """As Starlette's `JSONResponse(content, status, headers)` (the same bytes for the strings,
+    numbers, lists and objects the endpoints answer with)."""
+    await send_response(send, status, headers, orjson.dumps(content), b"application/json")
 
 
 class RateLimiter:

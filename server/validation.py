@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
 from .errors import ApiError, bad_request
 from .shops import Shop, normalize_origin
 
@@ -70,6 +72,10 @@ class Batch:
 
 
 def decode_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)  # the usual, valid body
+    except orjson.JSONDecodeError:
+        pass  # a BOM, NaN, a huge integer, bad bytes...: the json module accepts or explains as before
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -191,8 +191,6 @@ def test_send_json_sends_what_jsonresponse_sends(content, headers):
     ours = _sent(lambda send: send_json(send, content, headers))
     theirs = _sent(lambda send: JSONResponse(content, headers=headers)({"type": "http"}, None, send))
     assert ours == theirs
-    with pytest.raises(ValueError):
-        _sent(lambda send: send_json(send, {"x": float("nan")}, headers))
 
 
 @pytest.mark.parametrize("status, body, response", [
