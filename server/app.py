@@ -89,12 +89,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await state.render_log.close()
             await db.close()
 
+    asset_routes = assets.routes(settings)
     app = Starlette(
         routes=[
-            # The two hot routes first: Starlette tries routes in order, a regex match each.
+            # The three hot routes first (/snippet.js, then the tracking calls and the block):
+            # Starlette tries routes in order, a regex match each.
+            *asset_routes[:1],
             *events.routes,
             *empty_cart.routes,
-            *assets.routes(settings),
+            *asset_routes[1:],
             *catalog.routes,
             *report_endpoints.routes,
             *visitor_endpoints.routes,
