@@ -94,18 +94,14 @@ class _Memo:
         before = self.last_seen.get(key)
         if before is not None and before <= now < before + LAST_SEEN_STEP:
             return True
-        if len(self.last_seen) >= _MEMO_LIMIT:
-            self.last_seen.clear()
-        self.last_seen[key] = now
+        _remember(self.last_seen, key, now)
         return False
 
     def product_unchanged(self, shop: str, fields: tuple) -> bool:
         key = (shop, fields[0])
         if self.products.get(key) == fields:
             return True
-        if len(self.products) >= _MEMO_LIMIT:
-            self.products.clear()
-        self.products[key] = fields
+        _remember(self.products, key, fields)
         return False
 
     def eligible_since(self, shop: str, vid: str, ts: float) -> bool:
@@ -115,9 +111,7 @@ class _Memo:
         before = self.eligible.get(key)
         if before is not None and before <= ts:
             return True
-        if len(self.eligible) >= _MEMO_LIMIT:
-            self.eligible.clear()
-        self.eligible[key] = ts
+        _remember(self.eligible, key, ts)
         return False
 
     def forget_visitor(self, shop: str, vid: str) -> None:
@@ -128,6 +122,12 @@ class _Memo:
         self.last_seen.clear()
         self.products.clear()
         self.eligible.clear()
+
+
+def _remember(table: dict, key: tuple, value: object) -> None:
+    if len(table) >= _MEMO_LIMIT:
+        table.clear()
+    table[key] = value
 
 
 memo = _Memo()
