@@ -10,9 +10,11 @@ from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import Settings
 from .db import Database
@@ -67,6 +69,33 @@ async def server_error(request: Request, exc: Exception) -> Response:
                         status_code=500)
 
 
+class HotRoutes:
+    """Sends POST /v1/events and GET /v1/empty-cart straight to their handlers, ahead of Starlette's
+    exception middleware and router (a wrapper per send and a regex match per route before theirs:
+    ~20 µs of a ~330 µs tracking call). Their ApiErrors get the same JSON answer, CORS headers
+    included, as the app's handler gives; anything else still reaches ServerErrorMiddleware (500),
+    and every other method or path goes through the router as before (405s, HEAD)."""
+
+    def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], ASGIApp]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root):]
+            handler = self.routes.get((scope["method"], path))
+            if handler is not None:
+                try:
+                    await handler(scope, receive, send)
+                except ApiError as exc:
+                    await exc.to_response(scope.get("state", {}).get("cors_headers"))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
 
@@ -106,6 +135,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/v1/{rest:path}", preflight, methods=["OPTIONS"]),
         ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error, Exception: server_error},
+        middleware=[Middleware(HotRoutes, routes={("POST", "/v1/events"): events.post_events,
+                                                  ("GET", "/v1/empty-cart"): empty_cart.empty_cart})],
         lifespan=lifespan,
     )
     state = app.state
