@@ -245,3 +245,33 @@ def test_query_parameters_read_as_parse_qsl_reads_them(query):
     from server.http import query_params
 
     assert query_params({"query_string": query.encode()}) == dict(parse_qsl(query, keep_blank_values=True))
+
+
+def test_hot_routes_answer_errors_like_the_app_and_leave_everything_else_to_it():
+    from server.app import HotRoutes
+    from server.errors import ApiError
+
+    async def failing(scope, receive, send):
+        scope.setdefault("state", {})["cors_headers"] = {"access-control-allow-origin": ORIGIN, "vary": "Origin"}
+        raise ApiError(404, "unknown_shop", "shop: no shop 'x'", "shop")
+
+    passed: list[tuple[str, str]] = []
+
+    async def inner(scope, receive, send):
+        passed.append((scope["method"], scope["path"]))
+
+    app = HotRoutes(inner, {("POST", "/v1/events"): failing})
+
+    def call(method: str, path: str, root_path: str = "") -> list[dict]:
+        scope = {"type": "http", "method": method, "path": root_path + path, "root_path": root_path, "headers": []}
+        return _sent(lambda send: app(scope, None, send))
+
+    sent = call("POST", "/v1/events")
+    headers = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 404 and headers[b"access-control-allow-origin"] == ORIGIN.encode()
+    assert json.loads(sent[1]["body"]) == {"error": {"code": "unknown_shop", "message": "shop: no shop 'x'",
+                                                     "field": "shop"}}
+    assert call("POST", "/v1/events", root_path="/cartback")[0]["status"] == 404  # behind a path prefix
+    call("GET", "/v1/events")
+    call("POST", "/v1/events/x")
+    assert passed == [("GET", "/v1/events"), ("POST", "/v1/events/x")]
