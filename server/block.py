@@ -8,20 +8,23 @@ again, never random filler (an empty answer beats padding).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from operator import attrgetter
+from typing import Any, Callable, NamedTuple, Union
 
 SECTION_KEYS = ("cart", "viewed", "favorites", "similar")
 
 
-@dataclass(slots=True)
-class HistoryItem:
-    """One product the visitor touched, with its catalog (or browser-reported) details."""
+class HistoryItem(NamedTuple):
+    """One product the visitor touched, with its catalog (or browser-reported) details.
+
+    A tuple: a block builds one per product the visitor touched, and a tuple is made in one call
+    (`HistoryItem._make(row)`), a dataclass in a Python-level __init__."""
 
     product_id: str
     viewed_at: float | None
     views: int
     carted_at: float | None
-    in_cart: bool
+    in_cart: bool | int  # truthy while in the shop's cart
     fav_at: float | None
     bought_at: float | None
     last_at: float
@@ -47,14 +50,28 @@ def _bought_and_untouched(item: HistoryItem) -> bool:
     return later <= item.bought_at
 
 
+_CARTED, _VIEWED, _FAVED = attrgetter("carted_at"), attrgetter("viewed_at"), attrgetter("fav_at")
+
+
 def section_candidates(history: list[HistoryItem], settings: dict[str, Any]) -> dict[str, list[HistoryItem]]:
     rebuy = bool(settings.get("rebuy_in_cart_history"))
-    cart = [i for i in history if i.carted_at is not None and (rebuy or not _bought_and_untouched(i))]
-    viewed = [i for i in history if i.viewed_at is not None and not _bought_and_untouched(i)]
-    favorites = [i for i in history if i.fav_at is not None and not _bought_and_untouched(i)]
-    cart.sort(key=lambda i: i.carted_at or 0, reverse=True)
-    viewed.sort(key=lambda i: i.viewed_at or 0, reverse=True)
-    favorites.sort(key=lambda i: i.fav_at or 0, reverse=True)
+    cart: list[HistoryItem] = []
+    viewed: list[HistoryItem] = []
+    favorites: list[HistoryItem] = []
+    for i in history:
+        done = i.bought_at is not None and _bought_and_untouched(i)
+        if i.carted_at is not None and (rebuy or not done):
+            cart.append(i)
+        if done:
+            continue
+        if i.viewed_at is not None:
+            viewed.append(i)
+        if i.fav_at is not None:
+            favorites.append(i)
+    # Newest first; equal times keep the history's order (a stable sort, reversed or not).
+    cart.sort(key=_CARTED, reverse=True)
+    viewed.sort(key=_VIEWED, reverse=True)
+    favorites.sort(key=_FAVED, reverse=True)
     return {"cart": cart, "viewed": viewed, "favorites": favorites}
 
 

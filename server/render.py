@@ -83,7 +83,7 @@ class Renderer:
             # `cards_html`: the cards already joined, for the built-in template; one escape() call
             # per section instead of one per card (a tenth of the block's render time).
             rendered.append({"key": s.key, "title": i18n.text(locale, s.key, title_overrides), "cards": cards,
-                             "cards_html": Markup("\n".join("      " + card for card in cards))})
+                             "cards_html": Markup("      " + "\n      ".join(cards))})
         return self._template(shop_id, "block.html").render(
             block_id=block_id, locale=locale, title=i18n.text(locale, "title", title_overrides), sections=rendered
         )

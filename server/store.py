@@ -32,10 +32,8 @@ def load_history(conn: sqlite3.Connection, shop: str, vid: str) -> list[HistoryI
     if not rows:
         return []
     details = products_of(conn).get_many(conn, shop, [r[0] for r in rows])
-    return [
-        HistoryItem(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], details.get(r[0]))
-        for r in rows
-    ]
+    make = HistoryItem._make
+    return [make((*r, details.get(r[0]))) for r in rows]
 
 
 def compute_sections(conn: sqlite3.Connection, shop: str, vid: str, settings: dict[str, Any]) -> list[Section]:
