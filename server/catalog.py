@@ -46,7 +46,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
 from .db import transaction
-from .products import products_of
+from .products import bump_catalog, products_of
 
 MAX_LINE = 1 << 20  # bytes in one line (CSV, JSON lines) or one XML item's kept text
 CHUNK_ROWS = 500  # rows per write transaction
@@ -896,6 +896,7 @@ def _write_chunk(conn: sqlite3.Connection, shop: str, table: str, items: list, n
         else:
             created += 1
     products_of(conn).invalidate(shop, [pid for _, pid, params in items if params is not None])
+    bump_catalog(conn, shop)
     return created, updated, new_ids, duplicates
 
 
@@ -907,6 +908,7 @@ def _mark_unavailable(conn: sqlite3.Connection, shop: str, table: str, expected:
     count = conn.execute(f"SELECT count(*) FROM products WHERE {absent}", (shop,)).fetchone()[0]
     conn.execute(f"UPDATE products SET in_stock = 0, updated_at = ? WHERE {absent} AND in_stock != 0", (now, shop))
     products_of(conn).invalidate(shop)
+    bump_catalog(conn, shop)
     return count
 
 

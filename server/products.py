@@ -2,19 +2,25 @@
 
 Why: every block shows products the visitor touched, and reading their rows joined to the
 visitor's history cost more than the history itself (~90 of ~140 µs for 25 products; see
-bench/README.md). Products change rarely; a block
-may show a price or stock state up to TTL seconds old when the catalog changes behind the
-server's back (the CLI importing into the file). Changes this process makes drop the entries at
-once: a browser's product report (ingest), a catalog upload (the catalog endpoint).
+bench/README.md). Products change rarely. Changes this process makes drop the entries at once: a
+browser's product report (ingest), a catalog upload (the catalog endpoint); catalog imports from
+anywhere are seen at the next block (below); a write that bypasses both (SQL by hand) shows within
+TTL seconds.
 
 Entries loaded while a change is being written could hold the old row; the generation counter
 keeps such a load out of the cache, and the TTL bounds what slips through.
+
+Another process (the CLI importing a feed) cannot drop this process's entries, so every catalog
+write also moves the shop's catalog version in `meta` (`bump_catalog`), and each block first
+compares it (`check_catalog`, one primary-key read): stock and prices are re-checked against the
+catalog at render time, whoever wrote it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Any, Iterable, Sequence
 
 COLUMNS = "id, name, price, currency, url, image, category, in_stock"
@@ -37,6 +43,7 @@ class ProductCache:
         self._entries: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self._generation = 0
         self._lock = threading.Lock()
+        self._versions: dict[str, str | None] = {}
 
     def get_many(self, conn: Any, shop: str, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         now = time.monotonic()
@@ -66,6 +73,16 @@ class ProductCache:
                         entries[(shop, pid)] = (expires, product)
         return found
 
+    def check_catalog(self, conn: Any, shop: str) -> None:
+        """Drop the shop's entries when its catalog version moved since the last look."""
+        if self.ttl <= 0:
+            return
+        row = conn.execute(_VERSION_SQL, (_version_key(shop),)).fetchone()
+        version = row[0] if row else None
+        if self._versions.get(shop, version) != version:
+            self.invalidate(shop)
+        self._versions[shop] = version
+
     def invalidate(self, shop: str, ids: Iterable[str] | None = None) -> None:
         """Drop the given products of a shop (all of them when `ids` is None)."""
         with self._lock:
@@ -76,6 +93,19 @@ class ProductCache:
             else:
                 for pid in ids:
                     self._entries.pop((shop, pid), None)
+
+
+_VERSION_SQL = "SELECT value FROM meta WHERE key = ?"
+_BUMP_SQL = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+
+
+def _version_key(shop: str) -> str:
+    return f"catalog:{shop}"
+
+
+def bump_catalog(conn: Any, shop: str) -> None:
+    """Record, in the caller's transaction, that the shop's catalog changed (for every process's cache)."""
+    conn.execute(_BUMP_SQL, (_version_key(shop), uuid.uuid4().hex))
 
 
 def products_of(conn: Any) -> ProductCache:

@@ -31,7 +31,9 @@ def load_history(conn: sqlite3.Connection, shop: str, vid: str) -> list[HistoryI
     rows = conn.execute(_HISTORY_SQL, (shop, vid)).fetchall()
     if not rows:
         return []
-    details = products_of(conn).get_many(conn, shop, [r[0] for r in rows])
+    products = products_of(conn)
+    products.check_catalog(conn, shop)
+    details = products.get_many(conn, shop, [r[0] for r in rows])
     make = HistoryItem._make
     return [make((*r, details.get(r[0]))) for r in rows]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import sqlite3
 import threading
@@ -287,3 +288,28 @@ def test_100k_products_over_http_while_events_keep_flowing(api, cartback_server,
     stored = rows(cartback_server, shop.id)
     assert len(stored) == 100_000
     assert all(p["source"] == "catalog" for p in stored.values())
+
+
+def test_a_cli_import_in_another_process_shows_in_the_next_block(api, cartback_server, make_shop, tmp_path):
+    # The server caches product details; a feed imported by the CLI (another process) must still be
+    # re-checked at render time, not after the cache's seconds.
+    import subprocess
+    import sys
+
+    shop = make_shop()
+    body = f"id,name,price,url,availability\nhoney,Honey,199.90,{ORIGIN}/p/honey,in stock\n" \
+           f"pine,Pine honey,149.90,{ORIGIN}/p/pine,in stock\n"
+    assert put(api, shop, body).status_code == 200
+    vid = track(api, shop, [{"type": "view", "product": "honey"}, {"type": "view", "product": "pine"}])
+
+    def shown() -> list[str]:
+        r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid})
+        return sorted(set(re.findall(r'data-cartback-product="([^"]+)"', r.text))) if r.status_code == 200 else []
+
+    assert shown() == ["honey", "pine"]  # both details now in the server's cache
+    feed = tmp_path / "feed.csv"
+    feed.write_text(body.replace(f"{ORIGIN}/p/pine,in stock", f"{ORIGIN}/p/pine,out of stock"), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "server", "catalog", "import", shop.id, str(feed),
+                          "--db", str(cartback_server.db_path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert shown() == ["honey"]
