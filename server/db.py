@@ -1,9 +1,10 @@
 """SQLite access: one writer thread with group commit, aiosqlite connections for reads.
 
-Reads come two ways. `fetchall`/`fetchone` go through aiosqlite, one thread hop per query.
-`read(fn)` runs a whole read function (the block's several queries) in a reader thread, in one
-read transaction: one hop and one consistent snapshot instead of one hop per query (Datasette's
-model). On a one-core server each hop costs more than the small queries it carries.
+Reads come three ways. `fetchall`/`fetchone` go through aiosqlite, one thread hop per query.
+`read(fn)` runs a whole read function in a reader thread, in one read transaction: one hop and one
+consistent snapshot instead of one hop per query (Datasette's model; exports use it).
+`read_inline(fn)` runs it on the event loop itself, for the block's one small indexed query: on a
+one-core server a hop costs more than such a query (bench/README.md).
 
 Why a writer thread of our own: a group commit runs many requests' statements in one transaction,
 and running that transaction as one Python call in one thread costs one thread hop per batch. With

@@ -1,10 +1,11 @@
 """Reads the block needs, as plain functions of a sqlite3 connection: the server runs
-`compute_sections` in one reader-thread hop (`Database.read`), and the offline evaluation calls the
-same function, so what is measured offline is what visitors get.
+`compute_sections` on its event loop (`Database.read_inline`), and the offline evaluation calls
+the same function, so what is measured offline is what visitors get.
 
-Cost per block: one query for the visitor's own rows (bounded), the learned neighbours from memory
-(recommend.Model), one query for the details of the recommended products, made only when the
-history sections leave room for them. None of them grows with the total number of events stored.
+Cost per block: one query for the visitor's own rows (bounded), one primary-key read of the shop's
+catalog version; product details from the product cache (a query for the ones it misses), the
+learned neighbours from memory (recommend.Model), asked for only when the history sections leave
+room. None of them grows with the total number of events stored.
 """
 
 from __future__ import annotations
