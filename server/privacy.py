@@ -53,6 +53,7 @@ from .report import (DAY, Prices, attribution_days, compute_raw, daily_rows, day
 from .ingest import memo
 from .recommend import model_of
 from .shops import DEFAULT_SETTINGS, Shop, get_shop
+from .validation import EVENT_TYPES
 
 log = logging.getLogger("cartback.privacy")
 
@@ -60,6 +61,7 @@ ERASED_PREFIX = "erased-"
 COUNTED_TYPES = ("impression", "click", "purchase")
 RAW_VID = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
 _HANDLED = {"events", "blocks", "visitor_items", "visitors"}
+_TYPE_MARKS = ",".join("?" * len(EVENT_TYPES))
 
 
 def _iso(ts: float | None) -> str | None:
@@ -224,8 +226,10 @@ def retain_shop(conn: sqlite3.Connection, shop: Shop, now: float) -> dict[str, A
     roll_until = max(first_kept_day, min(first_kept_day + window_days + 1, today - window_days - 1))
     cutoff = min(cutoff, roll_until * DAY)
 
-    earliest = [conn.execute(f"SELECT min(ts) FROM {t} WHERE shop = ?", (shop.id,)).fetchone()[0]
-                for t in ("events", "blocks")]
+    # Events are indexed by (shop, type, ts): one lookup per type (migration 5 says why).
+    earliest = [conn.execute("SELECT min(ts) FROM events WHERE shop = ? AND type = ?", (shop.id, kind)).fetchone()[0]
+                for kind in EVENT_TYPES]
+    earliest.append(conn.execute("SELECT min(ts) FROM blocks WHERE shop = ?", (shop.id,)).fetchone()[0])
     earliest = [e for e in earliest if e is not None]
     rolled = 0
     if earliest and day_of(min(earliest)) < roll_until:
@@ -241,7 +245,8 @@ def retain_shop(conn: sqlite3.Connection, shop: Shop, now: float) -> dict[str, A
             rolled += 1
 
     deleted = {
-        "events": conn.execute("DELETE FROM events WHERE shop = ? AND ts < ?", (shop.id, cutoff)).rowcount,
+        "events": conn.execute(f"DELETE FROM events WHERE shop = ? AND type IN ({_TYPE_MARKS}) AND ts < ?",
+                               (shop.id, *EVENT_TYPES, cutoff)).rowcount,
         "blocks": conn.execute("DELETE FROM blocks WHERE shop = ? AND ts < ?", (shop.id, cutoff)).rowcount,
         "visitor_items": conn.execute("DELETE FROM visitor_items WHERE shop = ? AND last_at < ?",
                                       (shop.id, cutoff)).rowcount,

@@ -43,6 +43,7 @@ import contextlib
 import heapq
 import threading
 from collections import defaultdict
+from operator import itemgetter
 from typing import Any, Iterator, Sequence
 
 from .products import product_dict, products_of
@@ -97,6 +98,12 @@ def _shares(neighbours: dict[str, float] | None) -> tuple[tuple[str, float], ...
     return tuple((neighbour, score / total) for neighbour, score in best)
 
 
+def _best(scores: dict[str, float]) -> dict[str, float]:
+    """The KEEP highest scores, ties by id: the order of sorting by (-score, id), with C-level keys
+    (a cut sorts PRUNE_AT entries, and busy products are cut often)."""
+    return dict(sorted(sorted(scores.items()), key=itemgetter(1), reverse=True)[:KEEP])
+
+
 def _recency(item: tuple[str, float]) -> tuple[float, str]:
     return (-item[1], item[0])
 
@@ -130,12 +137,13 @@ class Model:
     Learning runs in one thread (the server's writer); readers (blocks) take the lock for the few
     microseconds they read. A shop's lists are loaded from `rec_neighbours` the first time the shop
     is used. `flush(conn)` writes the lists that changed since the last flush, and the popularity
-    earned, inside the caller's transaction: the server's writer writes the popularity with every
-    group commit (the fills read it in SQL, and it is one upsert per product of the batch) and the
-    lists at most every `server.db.FLUSH_INTERVAL` seconds (5) and on shut-down;
-    `server.db.transaction()` (CLI, demo) writes both before each COMMIT. What a crash can cost is the learning of the last flush interval, never
-    an event: the model is a statistic over the events, which are committed before they are
-    acknowledged. One process per database file (the server's own rule) keeps memory and file the
+    earned, inside the caller's transaction: the server's writer writes the popularity whenever it
+    runs out of work and at least every `server.db.POPULARITY_INTERVAL` seconds (the fills read it
+    in SQL), and the lists at most every `server.db.FLUSH_INTERVAL` seconds (5) and on shut-down;
+    `server.db.transaction()` (CLI, demo) writes both before each COMMIT. A flush whose
+    transaction rolls back is written again (`rolled_back`). What a crash can cost is the learning
+    of the last flush interval, never an event: the model is a statistic over the events, which
+    are committed before they are acknowledged. One process per database file (the server's own rule) keeps memory and file the
     same. Memory: at most PRUNE_AT entries per product with neighbours, ~6 KB when full (60 MB for
     10,000 such products).
     """
@@ -149,6 +157,10 @@ class Model:
         # Per product, what it hands out when it votes: its VOTE_WITH strongest neighbours, each
         # as its share of the whole list's score. Made on first use, dropped when the list grows.
         self._votes: dict[tuple[str, str], tuple[tuple[str, float], ...]] = {}
+        # Off while the writer replays calls that already learned once (server.db, _run_items).
+        self.learning = True
+        # What flush() wrote in the open transaction: put back to be written again if it rolls back.
+        self._unconfirmed: list[tuple[list[tuple[str, str]], list[tuple[str, str, float]]]] = []
 
     def _shop(self, conn: Any, shop: str) -> dict[str, dict[str, float]]:
         """The shop's lists (caller holds the lock); read from the checkpoint on first use."""
@@ -206,7 +218,7 @@ class Model:
         """Pair the product the visitor just touched with their recent products (see the module
         doc). `touch` has seen the write; `views`: the visitor's views of it, for a view."""
         weight = SIGNAL_WEIGHTS.get(signal)
-        if weight is None or _frozen:
+        if weight is None or _frozen or not self.learning:
             return
         if signal == "view":
             if views is None:
@@ -219,7 +231,7 @@ class Model:
             self._recent[(shop, vid)] = window = (conn.execute(_RECENT_SQL, (shop, vid, RECENT)).fetchall(), True)
         rows = window[0]
         self._popularity[(shop, product_id)] += weight
-        pairs: dict[tuple[str, str], float] = {}
+        pairs: list[tuple[str, str, float]] = []
         gap = 0
         for other, last_at in rows:
             if other == product_id:
@@ -230,23 +242,23 @@ class Model:
             w = weight / gap / (1.0 + max(0.0, ts - last_at) / TIME_SCALE)
             if w < MIN_PAIR_WEIGHT:
                 break  # older products are further back and further apart: weaker still
-            pairs[(other, product_id)] = w
-            pairs[(product_id, other)] = BACKWARD * w
+            pairs.append((other, product_id, w))
+            pairs.append((product_id, other, BACKWARD * w))
         if not pairs:
             return
         with self._lock:
             lists = self._shop(conn, shop)
             dirty = self._dirty[shop]
-            for (source, neighbour), w in pairs.items():
+            votes = self._votes
+            for source, neighbour, w in pairs:
                 scores = lists.get(source)
                 if scores is None:
                     scores = lists[source] = {}
                 scores[neighbour] = scores.get(neighbour, 0.0) + w
                 dirty.add(source)
-                self._votes.pop((shop, source), None)
+                votes.pop((shop, source), None)
                 if len(scores) > PRUNE_AT:
-                    best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:KEEP]
-                    lists[source] = dict(best)
+                    lists[source] = _best(scores)
 
     def scores(self, conn: Any, shop: str, weights: dict[str, float], exclude: set[str]) -> dict[str, float]:
         """Neighbour scores for a visitor whose recent products vote with `weights`: each source's
@@ -296,13 +308,31 @@ class Model:
             if popularity:
                 conn.executemany(_POPULARITY_SQL, popularity)
         except BaseException:
-            with self._lock:  # not written: the next flush tries again
-                for shop, pid, _ in changed:
-                    self._dirty[shop].add(pid)
-                for shop, pid, w in popularity:
-                    self._popularity[(shop, pid)] += w
+            self._restore([(shop, pid) for shop, pid, _ in changed], popularity)  # the next flush tries again
             raise
+        if changed or popularity:
+            self._unconfirmed.append(([(shop, pid) for shop, pid, _ in changed], popularity))
         return len(changed)
+
+    def committed(self) -> None:
+        """The transaction that holds the last flushes committed: they are in the file."""
+        self._unconfirmed.clear()
+
+    def rolled_back(self) -> None:
+        """The transaction that holds the last flushes rolled back: write their lists and
+        popularity again with the next flush. Also drops the visitors' recent products, which may
+        name rows the rollback removed."""
+        for lists, popularity in self._unconfirmed:
+            self._restore(lists, popularity)
+        self._unconfirmed.clear()
+        self._recent.clear()
+
+    def _restore(self, lists: list[tuple[str, str]], popularity: list[tuple[str, str, float]]) -> None:
+        with self._lock:
+            for shop, pid in lists:
+                self._dirty[shop].add(pid)
+            for shop, pid, w in popularity:
+                self._popularity[(shop, pid)] += w
 
     def forget(self) -> None:
         """Drop everything held in memory (tests; a restore of the database file)."""

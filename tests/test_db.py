@@ -77,6 +77,57 @@ def test_group_commit_isolates_a_failing_call(tmp_path):
     assert asyncio.run(scenario()) == {"a", "b"}
 
 
+def test_a_call_failing_inside_a_batch_is_undone_alone_and_the_others_learn_once(tmp_path):
+    # The writer runs a batch without a savepoint per call and, when one raises, runs it again
+    # with savepoints: the others still commit, and what they taught the recommender counts once.
+    from server.ingest import apply_events
+    from server.shops import create_shop
+    from server.validation import Event
+
+    path = str(tmp_path / "batch.db")
+    setup = connect_sync(path)
+    from server.db import transaction
+    transaction(setup, create_shop, "s1", ["http://shop.test"])
+    setup.close()
+    views = [Event(type="view", product_id=pid, ts=1_700_000_000.0 + n) for n, pid in enumerate(["a", "b"])]
+
+    async def scenario():
+        db = Database(path)
+        await db.start()
+        gate = threading.Event()
+        try:
+            first = asyncio.ensure_future(db.write(lambda conn: gate.wait(10)))
+            await asyncio.sleep(0.2)  # the writer is inside the first batch: the next calls queue up
+
+            def boom(conn):
+                conn.execute("INSERT INTO meta (key, value) VALUES ('half', 'v')")
+                raise ValueError("nope")
+
+            calls = [db.write(apply_events, "s1", "u1", views, 1_700_000_000.0, True, True),
+                     db.write(boom),
+                     db.write(apply_events, "s1", "u2", views, 1_700_000_000.0, True, True)]
+            pending = asyncio.gather(*calls, return_exceptions=True)
+            await asyncio.sleep(0.2)
+            gate.set()
+            await first
+            results = await pending
+            await db.flush_model()
+            return results
+        finally:
+            await db.close()
+
+    results = asyncio.run(scenario())
+    assert isinstance(results[1], ValueError)
+    assert results[0].accepted == 2 and results[2].accepted == 2
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM meta WHERE key = 'half'").fetchone() == (0,)
+    assert check.execute("SELECT vid, count(*) FROM events GROUP BY vid ORDER BY vid").fetchall() == [("u1", 2), ("u2", 2)]
+    # Two visitors viewed a then b: b's popularity is 2 views, and a -> b was learned twice, not three times.
+    assert check.execute("SELECT popularity FROM rec_products WHERE product_id = 'b'").fetchone() == (2.0,)
+    single = check.execute("SELECT score FROM rec_neighbours WHERE product_id = 'a' AND neighbour_id = 'b'").fetchone()[0]
+    assert single == pytest.approx(2 * 1.0 / (1.0 + 1.0 / 600.0), rel=1e-6)
+
+
 def test_migrations_are_versioned_and_idempotent(tmp_path):
     path = str(tmp_path / "m.db")
     conn = connect_sync(path)

@@ -327,6 +327,34 @@ def test_a_failed_checkpoint_is_written_by_the_next_one(conn, tmp_path):
                         (SHOP,)).fetchone() == (1.0,)
 
 
+def test_a_checkpoint_whose_transaction_rolls_back_is_written_again(conn):
+    model = recommend.Model()
+    conn.model = model
+    transaction(conn, apply_events, SHOP, "v", _views_of(["a", "b"]), T0, True, True)
+    conn.execute("DELETE FROM rec_neighbours")
+    conn.execute("DELETE FROM rec_products")
+    apply_events(conn, SHOP, "w", _views_of(["c", "d"]), T0, True, True)  # dirty again
+    conn.execute("BEGIN IMMEDIATE")
+    model.flush(conn)
+    conn.execute("ROLLBACK")
+    model.rolled_back()
+    assert model.dirty
+    transaction(conn, lambda c: None)
+    assert score(conn, "c", "d") == pytest.approx(1.0, rel=1e-4)
+    assert conn.execute("SELECT popularity FROM rec_products WHERE shop = ? AND product_id = 'd'",
+                        (SHOP,)).fetchone() == (1.0,)
+
+
+def test_best_neighbours_kept_at_a_cut_are_the_highest_scores_ties_by_id():
+    import random
+
+    rng = random.Random(3)
+    for _ in range(500):
+        scores = {f"p{rng.randrange(200)}": rng.choice([0.5, 1.0, rng.random()]) for _ in range(rng.randrange(1, 90))}
+        expected = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:recommend.KEEP]
+        assert list(recommend._best(scores).items()) == expected
+
+
 def test_recent_products_in_memory_match_the_table_whatever_the_order_of_events(conn):
     # Merchant back ends send past timestamps: a late event for an old product must not push it
     # into the window, and the memory must say what `ORDER BY last_at DESC` says.
