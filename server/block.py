@@ -17,8 +17,8 @@ SECTION_KEYS = ("cart", "viewed", "favorites", "similar")
 class HistoryItem(NamedTuple):
     """One product the visitor touched, with its catalog (or browser-reported) details.
 
-    A tuple: a block builds one per product the visitor touched, and a tuple is made in one call
-    (`HistoryItem._make(row)`), a dataclass in a Python-level __init__."""
+    A tuple: a block builds one per product the visitor touched, and a tuple is made in one C call
+    (`tuple.__new__(HistoryItem, row)`), a dataclass in a Python-level __init__."""
 
     product_id: str
     viewed_at: float | None
