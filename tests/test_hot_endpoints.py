@@ -1,4 +1,4 @@
-"""POST /v1/events and GET /v1/empty-cart are raw ASGI handlers: what Starlette did for them still holds.
+"""POST /v1/events, GET /v1/empty-cart and /snippet.js are raw ASGI handlers: what Starlette did for them still holds.
 
 Routing (405 for other methods, OPTIONS preflight), the error shape and CORS headers on errors,
 query and header parsing as `Request` did it, and responses byte for byte as Starlette's would be.
@@ -275,3 +275,44 @@ def test_hot_routes_answer_errors_like_the_app_and_leave_everything_else_to_it()
     call("GET", "/v1/events")
     call("POST", "/v1/events/x")
     assert passed == [("GET", "/v1/events"), ("POST", "/v1/events/x")]
+
+
+@pytest.mark.parametrize("headers", [
+    [], [(b"accept-encoding", b"gzip, deflate, br")], [(b"accept-encoding", b"identity")],
+    [(b"accept-encoding", b"identity"), (b"accept-encoding", b"gzip")],
+    [(b"if-none-match", b"ETAG"), (b"accept-encoding", b"gzip")], [(b"if-none-match", b'"stale"')],
+    [(b"if-none-match", b'"stale"'), (b"if-none-match", b"ETAG")],
+])
+def test_the_snippet_handler_answers_as_the_starlette_route(headers):
+    # /snippet.js is dispatched by HotRoutes to a raw handler; the router's Route stays for the rest.
+    from starlette.requests import Request
+
+    from server.config import Settings
+    from server.endpoints.assets import snippet, snippet_js, snippet_responses
+    from server.snippet import Snippet
+
+    class App:
+        class state:
+            pass
+
+    App.state.snippet = Snippet.load(Settings().snippet_path)
+    App.state.snippet_responses = snippet_responses(App.state.snippet)
+    etag = App.state.snippet.etag.encode()
+    scope = {"type": "http", "method": "GET", "path": "/snippet.js", "app": App,
+             "headers": [(name, etag if value == b"ETAG" else value) for name, value in headers]}
+    ours = _sent(lambda send: snippet(scope, None, send))
+    theirs = _sent(lambda send: asyncio.run(snippet_js(Request(scope)))(scope, None, send))
+    assert ours == theirs
+    # The first If-None-Match counts, as Starlette's Headers.get reads it.
+    expected = 304 if headers and headers[0] == (b"if-none-match", b"ETAG") else 200
+    assert ours[0]["status"] == expected
+
+
+def test_head_and_other_methods_of_the_snippet(cartback_server):
+    answer = raw_request(cartback_server.url, b"HEAD /snippet.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+                                              b"Connection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"content-encoding: gzip" in head.lower() and body == b""
+    answer = raw_request(cartback_server.url, b"POST /snippet.js HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                                              b"Connection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 405")
