@@ -39,11 +39,17 @@ def _b64decode(data: bytes) -> bytes:
     return binascii.a2b_base64(data.translate(_FROM_URLSAFE) + b"=" * (-len(data) % 4))
 
 
+# Tokens that verified, with their vid and signing time: a visitor sends the same token with every
+# call, and looking it up costs a tenth of checking its signature again. Bounded, cleared whole.
+VERIFIED_LIMIT = 50_000
+
+
 class VisitorTokens:
     def __init__(self, secret: str, max_age_seconds: int) -> None:
         self._secret = secret.encode()
         self._max_age = max_age_seconds
         self._macs: dict[str, hmac.HMAC] = {}
+        self._verified: dict[tuple[str, str], tuple[str, int]] = {}
 
     def _mac(self, shop: str) -> hmac.HMAC:
         mac = self._macs.get(shop)
@@ -88,6 +94,12 @@ class VisitorTokens:
         """(vid, age in seconds) of a valid token for this shop, else (None, None)."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             return None, None
+        known = self._verified.get((shop, token))
+        if known is not None:
+            age = int(time.time()) - known[1]
+            if not any_age and (age > self._max_age or age < 0):
+                return None, None
+            return known[0], age
         try:
             payload, sep, signature = token.encode().rpartition(b".")
             if not sep or not hmac.compare_digest(self._signature(shop, payload), _b64decode(signature)):
@@ -96,9 +108,14 @@ class VisitorTokens:
             raw = _b64decode(timestamp)
             if not sep or len(raw) > 8:  # itsdangerous reads at most 8 bytes: longer is a malformed timestamp
                 return None, None
-            age = int(time.time()) - int.from_bytes(raw, "big")
+            signed_at = int.from_bytes(raw, "big")
+            age = int(time.time()) - signed_at
             if not any_age and (age > self._max_age or age < 0):
                 return None, None
-            return value.decode(), age
+            vid = value.decode()
+            if len(self._verified) >= VERIFIED_LIMIT:
+                self._verified.clear()
+            self._verified[(shop, token)] = (vid, signed_at)
+            return vid, age
         except ValueError:  # bad base64, bad UTF-8 either way
             return None, None

@@ -118,3 +118,27 @@ def test_a_fresh_token_comes_back_as_it_was_and_a_day_old_one_is_renewed():
     assert vid == "v1" and renewed != old and tokens.check("honey", renewed)[1] in (0, 1)
     assert tokens.renewed("honey", old + "x") == (None, None)
     assert tokens.renewed("other", fresh) == (None, None)
+
+
+def test_a_token_verified_before_answers_the_same_later(monkeypatch):
+    # Verified tokens are remembered; the age limit, the shop and the exact bytes still decide.
+    import time
+
+    from server import tokens as module
+
+    tokens = VisitorTokens("s3cret", 3600)
+    token = tokens.sign("honey", "visitor-1")
+    assert tokens.verify("honey", token) == "visitor-1"
+    assert tokens.verify("honey", token) == "visitor-1"
+    assert tokens.verify("other", token) is None
+    assert tokens.verify("honey", token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    assert tokens.renewed("honey", token) == ("visitor-1", token)
+
+    old = _itsdangerous("s3cret", "honey", 7200).sign("visitor-2").decode()
+    assert tokens.verify("honey", old, any_age=True) == "visitor-2"
+    assert tokens.verify("honey", old) is None  # remembered by the merchant's call, still too old here
+
+    later = time.time() + 3601
+    monkeypatch.setattr(module.time, "time", lambda: later)
+    assert tokens.verify("honey", token) is None
+    assert tokens.verify("honey", token, any_age=True) == "visitor-1"
