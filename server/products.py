@@ -4,16 +4,17 @@ Why: every block shows products the visitor touched, and reading their rows join
 visitor's history cost more than the history itself (~90 of ~140 µs for 25 products; see
 bench/README.md). Products change rarely. Changes this process makes drop the entries at once: a
 browser's product report (ingest), a catalog upload (the catalog endpoint); catalog imports from
-anywhere are seen at the next block (below); a write that bypasses both (SQL by hand) shows within
-TTL seconds.
+anywhere are seen within CATALOG_CHECK_EVERY seconds (below); a write that bypasses both (SQL by
+hand) shows within TTL seconds.
 
 Entries loaded while a change is being written could hold the old row; the generation counter
 keeps such a load out of the cache, and the TTL bounds what slips through.
 
 Another process (the CLI importing a feed) cannot drop this process's entries, so every catalog
-write also moves the shop's catalog version in `meta` (`bump_catalog`), and each block first
-compares it (`check_catalog`, one primary-key read): stock and prices are re-checked against the
-catalog at render time, whoever wrote it.
+write also moves the shop's catalog version in `meta` (`bump_catalog`), and blocks compare it
+(`check_catalog`, one primary-key read) at most every CATALOG_CHECK_EVERY seconds per shop: stock
+and prices are re-checked against the catalog within half a second of an import, whoever wrote it,
+and a busy shop pays one read per half second instead of one per block.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Iterable, Sequence
 
 COLUMNS = "id, name, price, currency, url, image, category, in_stock"
 TTL = 10.0
+CATALOG_CHECK_EVERY = 0.5
 LIMIT = 200_000  # entries; the cache is cleared whole past it
 
 
@@ -44,6 +46,7 @@ class ProductCache:
         self._generation = 0
         self._lock = threading.Lock()
         self._versions: dict[str, str | None] = {}
+        self._checked_at: dict[str, float] = {}
 
     def get_many(self, conn: Any, shop: str, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         now = time.monotonic()
@@ -77,6 +80,10 @@ class ProductCache:
         """Drop the shop's entries when its catalog version moved since the last look."""
         if self.ttl <= 0:
             return
+        now = time.monotonic()
+        if now - self._checked_at.get(shop, -CATALOG_CHECK_EVERY) < CATALOG_CHECK_EVERY:
+            return
+        self._checked_at[shop] = now
         row = conn.execute(_VERSION_SQL, (_version_key(shop),)).fetchone()
         version = row[0] if row else None
         if self._versions.get(shop, version) != version:

@@ -13,7 +13,7 @@ are a measurable share of each block's CPU.
 from __future__ import annotations
 
 import math
-import secrets
+import os
 import time
 
 import orjson
@@ -34,7 +34,7 @@ def new_block_id() -> str:
     """Time first (milliseconds, fixed-width hex), then 48 random bits: ids sort by time, so each
     batch of block records appends to the id index instead of dirtying a page per row (random
     ids cost the render log about as much as the rest of its write). Unguessable all the same."""
-    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_urlsafe(6)}"
+    return f"{time.time_ns() // 1_000_000:011x}{os.urandom(6).hex()}"
 
 
 class EmptyCart:
