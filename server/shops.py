@@ -261,6 +261,14 @@ class ShopRegistry:
         self._cache[shop_id] = (now + (self._ttl if shop else 5.0), shop)
         return shop
 
+    def fresh(self, shop_id: object) -> Shop | None:
+        """The shop when its cache entry is fresh, without an await (the hot endpoints' usual
+        case; two coroutines fewer per call); None means: ask `require`."""
+        hit = self._cache.get(shop_id) if type(shop_id) is str else None
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
     def forget(self, shop_id: str) -> None:
         self._cache.pop(shop_id, None)
 
