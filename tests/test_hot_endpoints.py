@@ -341,3 +341,17 @@ def test_the_registry_answers_fresh_shops_without_a_query_and_asks_again_after_a
     expired = ShopRegistry(Db(), ttl=0)
     asyncio.run(expired.require("honey"))
     assert expired.fresh("honey") is None
+
+
+def test_block_ids_sort_by_time_and_do_not_repeat_across_random_refills():
+    import time
+
+    from server.endpoints.empty_cart import _RandomBytes, new_block_id
+
+    small = _RandomBytes(chunk=12)  # a refill every two takes
+    assert len({small.take(6) for _ in range(1000)}) == 1000
+    first = new_block_id()
+    time.sleep(0.002)
+    ids = [new_block_id() for _ in range(5000)]
+    assert len(set(ids)) == 5000 and all(len(i) == 23 for i in ids)
+    assert all(first < i for i in ids)
