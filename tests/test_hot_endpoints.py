@@ -355,3 +355,33 @@ def test_block_ids_sort_by_time_and_do_not_repeat_across_random_refills():
     ids = [new_block_id() for _ in range(5000)]
     assert len(set(ids)) == 5000 and all(len(i) == 23 for i in ids)
     assert all(first < i for i in ids)
+
+
+def test_an_unexpected_error_in_a_hot_handler_gets_the_apps_500_and_reaches_the_server(caplog):
+    from server.app import HotRoutes
+
+    async def broken(scope, receive, send):
+        raise KeyError("boom")
+
+    async def half_answered(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise KeyError("late")
+
+    app = HotRoutes(None, {("POST", "/v1/events"): broken, ("GET", "/v1/empty-cart"): half_answered})
+    messages: list[dict] = []
+
+    async def send(message):
+        if messages and message["type"] == "http.response.start":
+            raise RuntimeError("Expected ASGI message 'http.response.body'")  # as uvicorn does
+        messages.append(message)
+
+    with pytest.raises(KeyError):
+        asyncio.run(app({"type": "http", "method": "POST", "path": "/v1/events", "headers": []}, None, send))
+    assert messages[0]["status"] == 500
+    assert json.loads(messages[1]["body"]) == {"error": {"code": "internal",
+                                                         "message": "internal error; see the server log"}}
+    assert "unhandled error on POST /v1/events" in caplog.text
+    messages.clear()
+    with pytest.raises(KeyError):
+        asyncio.run(app({"type": "http", "method": "GET", "path": "/v1/empty-cart", "headers": []}, None, send))
+    assert [m["status"] for m in messages if m["type"] == "http.response.start"] == [200]
