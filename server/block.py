@@ -53,13 +53,30 @@ def _bought_and_untouched(item: HistoryItem) -> bool:
 _CARTED, _VIEWED, _FAVED = attrgetter("carted_at"), attrgetter("viewed_at"), attrgetter("fav_at")
 
 
-def section_candidates(history: list[HistoryItem], settings: dict[str, Any]) -> dict[str, list[HistoryItem]]:
+class Candidates(NamedTuple):
+    """The history sorted into what the rules need, in one pass over it."""
+
+    cart: list[HistoryItem]
+    viewed: list[HistoryItem]
+    favorites: list[HistoryItem]
+    in_cart_now: set[str]  # in the shop's cart right now: shown nowhere
+    bought: set[str]  # never offered again as "you may also like"
+
+
+def section_candidates(history: list[HistoryItem], settings: dict[str, Any]) -> Candidates:
     rebuy = bool(settings.get("rebuy_in_cart_history"))
     cart: list[HistoryItem] = []
     viewed: list[HistoryItem] = []
     favorites: list[HistoryItem] = []
+    in_cart_now: set[str] = set()
+    bought: set[str] = set()
     for i in history:
-        done = i.bought_at is not None and _bought_and_untouched(i)
+        if i.in_cart:
+            in_cart_now.add(i.product_id)
+        done = False
+        if i.bought_at is not None:
+            bought.add(i.product_id)
+            done = _bought_and_untouched(i)
         if i.carted_at is not None and (rebuy or not done):
             cart.append(i)
         if done:
@@ -72,12 +89,7 @@ def section_candidates(history: list[HistoryItem], settings: dict[str, Any]) -> 
     cart.sort(key=_CARTED, reverse=True)
     viewed.sort(key=_VIEWED, reverse=True)
     favorites.sort(key=_FAVED, reverse=True)
-    return {"cart": cart, "viewed": viewed, "favorites": favorites}
-
-
-def excluded_from_similar(history: list[HistoryItem]) -> set[str]:
-    """Everything the visitor already has in front of them, owns, or has in the cart."""
-    return {i.product_id for i in history}
+    return Candidates(cart, viewed, favorites, in_cart_now, bought)
 
 
 # "You may also like": the products, or a function asked for at most `room` of them when the
@@ -88,15 +100,14 @@ Similar = Union[list[dict[str, Any]], Callable[[int], list[dict[str, Any]]]]
 def build_sections(history: list[HistoryItem], similar: Similar, settings: dict[str, Any]) -> list[Section]:
     """The block's sections in the shop's order; empty list when nothing is worth showing."""
     candidates = section_candidates(history, settings)
-    in_cart_now = {i.product_id for i in history if i.in_cart}
-    bought = {i.product_id for i in history if i.bought_at is not None}
+    bought = candidates.bought
     order = [k for k in settings.get("sections", SECTION_KEYS) if k in SECTION_KEYS]
     max_per = settings.get("max_per_section", {})
     min_per = max(1, int(settings.get("min_per_section", 1)))
     max_block = max(1, int(settings.get("max_block", 8)))
     min_block = max(1, int(settings.get("min_block", 1)))
 
-    used: set[str] = set(in_cart_now)
+    used: set[str] = set(candidates.in_cart_now)
     sections: list[Section] = []
     total = 0
     for key in order:
@@ -106,7 +117,7 @@ def build_sections(history: list[HistoryItem], similar: Similar, settings: dict[
         if key == "similar":
             pool = [p for p in (similar(room) if callable(similar) else similar) if p["id"] not in bought]
         else:
-            pool = [i.product for i in candidates[key] if i.product is not None]
+            pool = [i.product for i in getattr(candidates, key) if i.product is not None]
         chosen: list[dict[str, Any]] = []
         for product in pool:
             if len(chosen) >= room:
