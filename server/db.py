@@ -273,10 +273,11 @@ class Database:
         """Run the batch's calls in the open transaction; one that raises is undone alone.
 
         Calls almost never raise, so the first pass gives them no SAVEPOINT each: inside a
-        savepoint SQLite copies every page a call changes into a sub-journal first, ~20 µs of a
-        ~100 µs tracking write (bench/README.md). When one raises, the transaction is rolled back
-        and the batch runs again with a savepoint per call. The calls before the failing one
-        already taught the recommender, so they run again without learning."""
+        savepoint SQLite copies every page a call changes into a sub-journal first, and the two
+        statements cost several µs of a ~100 µs tracking write (bench/README.md). When one
+        raises, the transaction is rolled back and the batch runs again with a savepoint per call.
+        The calls before the failing one already taught the recommender, so they run again
+        without learning."""
         outcomes: list[tuple[asyncio.Future, Any, BaseException | None]] = []
         failed = -1
         for index, (future, fn, args) in enumerate(batch):

@@ -143,9 +143,9 @@ class Model:
     `server.db.transaction()` (CLI, demo) writes both before each COMMIT. A flush whose
     transaction rolls back is written again (`rolled_back`). What a crash can cost is the learning
     of the last flush interval, never an event: the model is a statistic over the events, which
-    are committed before they are acknowledged. One process per database file (the server's own rule) keeps memory and file the
-    same. Memory: at most PRUNE_AT entries per product with neighbours, ~6 KB when full (60 MB for
-    10,000 such products).
+    are committed before they are acknowledged. One process per database file (the server's own
+    rule) keeps memory and file the same. Memory: at most PRUNE_AT entries per product with
+    neighbours, ~6 KB when full (60 MB for 10,000 such products).
     """
 
     def __init__(self) -> None:
