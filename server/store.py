@@ -2,8 +2,8 @@
 `compute_sections` on its event loop (`Database.read_inline`), and the offline evaluation calls
 the same function, so what is measured offline is what visitors get.
 
-Cost per block: one query for the visitor's own rows (bounded), one primary-key read of the shop's
-catalog version; product details from the product cache (a query for the ones it misses), the
+Cost per block: one query for the visitor's own rows (bounded), a primary-key read of the shop's
+catalog version at most every half second; product details from the product cache (a query for the ones it misses), the
 learned neighbours from memory (recommend.Model), asked for only when the history sections leave
 room. None of them grows with the total number of events stored.
 """
