@@ -11,6 +11,7 @@ room. None of them grows with the total number of events stored.
 from __future__ import annotations
 
 import sqlite3
+from operator import itemgetter
 from typing import Any, Sequence
 
 from . import recommend
@@ -20,18 +21,29 @@ from .products import products_of
 # The most recent rows of one visitor are plenty for four sections of at most eight cards.
 HISTORY_LIMIT = 200
 
-_HISTORY_SQL = f"""
-SELECT product_id, viewed_at, views, carted_at, in_cart, fav_at, bought_at, last_at
-FROM visitor_items WHERE shop = ? AND vid = ?
-ORDER BY last_at DESC
+_COLUMNS = "product_id, viewed_at, views, carted_at, in_cart, fav_at, bought_at, last_at"
+# Sorted here, not by SQLite: its sorter costs about as much as reading the rows (~20 µs for 25
+# rows, bench/README.md). The primary key bounds the read to the visitor; one row past the limit
+# says when the visitor has more than the limit, and only then does SQLite pick the newest.
+_HISTORY_SQL = f"SELECT {_COLUMNS} FROM visitor_items WHERE shop = ? AND vid = ? LIMIT {HISTORY_LIMIT + 1}"
+_NEWEST_SQL = f"""
+SELECT {_COLUMNS} FROM visitor_items WHERE shop = ? AND vid = ?
+ORDER BY last_at DESC, product_id
 LIMIT {HISTORY_LIMIT}
 """
+_LAST_AT = itemgetter(7)
 
 
 def load_history(conn: sqlite3.Connection, shop: str, vid: str) -> list[HistoryItem]:
+    """The visitor's products, newest first (equal times: by product id), at most HISTORY_LIMIT."""
     rows = conn.execute(_HISTORY_SQL, (shop, vid)).fetchall()
     if not rows:
         return []
+    if len(rows) > HISTORY_LIMIT:
+        rows = conn.execute(_NEWEST_SQL, (shop, vid)).fetchall()
+    else:
+        # The rows come in primary-key order (product id); a stable sort keeps it for equal times.
+        rows.sort(key=_LAST_AT, reverse=True)
     products = products_of(conn)
     products.check_catalog(conn, shop)
     details = products.get_many(conn, shop, [r[0] for r in rows])
