@@ -4,7 +4,8 @@ Reads come three ways. `fetchall`/`fetchone` go through aiosqlite, one thread ho
 `read(fn)` runs a whole read function in a reader thread, in one read transaction: one hop and one
 consistent snapshot instead of one hop per query (Datasette's model; exports use it).
 `read_inline(fn)` runs it on the event loop itself, for the block's one small indexed query: on a
-one-core server a hop costs more than such a query (bench/README.md).
+one-core server a hop costs more than such a query (bench/README.md). Its snapshot lasts until
+this process commits (or SNAPSHOT_MAX_AGE), so a block pays no locking when nothing changed.
 
 Why a writer thread of our own: a group commit runs many requests' statements in one transaction,
 and running that transaction as one Python call in one thread costs one thread hop per batch. With
@@ -57,6 +58,11 @@ CACHE_KIB = 65536
 # Measured on the events benchmark's writes: 1,000 → 10,000 pages saves ~15% of the writer's time;
 # the log can reach ~40 MB between checkpoints.
 WAL_AUTOCHECKPOINT = 10_000
+# How long the event loop's reader may keep one snapshot while this process commits nothing. Its
+# reads see this process's commits at once (`read_inline`); another process's (a CLI import)
+# within this many seconds. Each new snapshot costs three system calls (a lock on the WAL index,
+# a stat of the file, the unlock), a fifth of the block's query on a virtual machine.
+SNAPSHOT_MAX_AGE = 0.25
 
 
 def _pragmas(conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
@@ -140,6 +146,11 @@ class Database:
         self._read_conns: list[sqlite3.Connection] = []
         self._read_pool: ThreadPoolExecutor | None = None
         self._inline: Connection | None = None
+        # Commits by this process's writer; the inline reader's snapshot is as new as the count it saw.
+        self._commits = 0
+        self._snapshot_commits = -1
+        self._snapshot_until = 0.0
+        self._snapshot_timer: asyncio.TimerHandle | None = None
         self._flushed_at = time.monotonic()
         self._popularity_at = self._flushed_at
         self.model = Model()
@@ -193,7 +204,11 @@ class Database:
         for sync_conn in self._read_conns:
             sync_conn.close()
         self._read_conns.clear()
+        if self._snapshot_timer is not None:
+            self._snapshot_timer.cancel()
+            self._snapshot_timer = None
         if self._inline is not None:
+            self._end_snapshot()
             self._inline.close()
             self._inline = None
 
@@ -260,6 +275,7 @@ class Database:
             if self.model.dirty:
                 self._flush(conn, flush)
             conn.execute("COMMIT")
+            self._commits += 1  # before anyone hears of the commit: the next inline read sees it
             self.model.committed()
         except BaseException as exc:
             # The commit itself failed (disk full, I/O error): nobody in this batch is acknowledged.
@@ -352,14 +368,48 @@ class Database:
             conn.execute("COMMIT")
 
     def read_inline(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run fn(conn, *args) on the calling (event-loop) thread, each statement its own snapshot.
+        """Run fn(conn, *args) on the calling (event-loop) thread, in a snapshot at least as new as
+        this process's last commit.
 
         For small reads bounded by an index and a LIMIT (the block's: one query, two when the
-        recommender needs fills): on a one-core server the hop to a reader thread and back, and
-        a BEGIN/COMMIT pair, cost more than such a read (bench/README.md)."""
+        recommender needs fills): on a one-core server the hop to a reader thread and back costs
+        more than such a read (bench/README.md). The read transaction stays open between calls
+        until this process's writer commits or SNAPSHOT_MAX_AGE passes: a visitor's acknowledged
+        event is always in the next block, and a quiet server does not pay for a new snapshot per
+        block. Only the loop thread calls this, so nothing else uses the connection meanwhile."""
         conn = self._inline
         assert conn is not None, "Database.start() was not awaited"
-        return fn(conn, *args)
+        now = time.monotonic()
+        if self._snapshot_commits != self._commits or now >= self._snapshot_until:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+            # Read before BEGIN: a commit between the two only makes the next call renew again.
+            self._snapshot_commits = self._commits
+            self._snapshot_until = now + SNAPSHOT_MAX_AGE
+            conn.execute("BEGIN")
+            if self._snapshot_timer is None and self._loop is not None:
+                self._snapshot_timer = self._loop.call_later(SNAPSHOT_MAX_AGE, self._expire_snapshot)
+        try:
+            return fn(conn, *args)
+        except BaseException:
+            self._end_snapshot()
+            raise
+
+    def _expire_snapshot(self) -> None:
+        # An open read transaction keeps checkpoints from restarting the WAL: end it once blocks
+        # stop asking, or the log would grow for as long as only events arrive.
+        self._snapshot_timer = None
+        remaining = self._snapshot_until - time.monotonic()
+        if remaining > 0 and self._loop is not None:
+            self._snapshot_timer = self._loop.call_later(remaining, self._expire_snapshot)
+        else:
+            self._end_snapshot()
+
+    def _end_snapshot(self) -> None:
+        self._snapshot_until = 0.0
+        conn = self._inline
+        if conn is not None and conn.in_transaction:
+            conn.execute("ROLLBACK")
 
     def _reader(self) -> aiosqlite.Connection:
         return self._readers[next(self._next_reader)]

@@ -137,3 +137,91 @@ def test_migrations_are_versioned_and_idempotent(tmp_path):
     conn.execute(f"PRAGMA user_version = {len(STEPS) + 1}")
     with pytest.raises(RuntimeError, match="newer"):
         migrate(conn)
+
+
+# -- the event loop's reader (read_inline) keeps a snapshot between calls ------------------------------
+
+def _meta(conn, key):
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def _put(conn, key, value):
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 (key, value))
+
+
+def test_inline_reads_see_every_commit_of_this_process_at_once(tmp_path):
+    async def scenario():
+        db = Database(str(tmp_path / "s.db"))
+        await db.start()
+        seen = []
+        for n in range(5):
+            await db.write(_put, "k", str(n))
+            seen.append(db.read_inline(_meta, "k"))  # well within SNAPSHOT_MAX_AGE of the last read
+        await db.close()
+        return seen
+
+    assert asyncio.run(scenario()) == ["0", "1", "2", "3", "4"]
+
+
+def test_inline_reads_see_another_process_within_the_snapshot_age(tmp_path):
+    from server import db as db_module
+
+    async def scenario():
+        db = Database(str(tmp_path / "o.db"))
+        await db.start()
+        assert db.read_inline(_meta, "k") is None
+        other = connect_sync(db.path)  # a CLI run: its commits do not pass through this writer
+        other.execute("BEGIN IMMEDIATE")
+        _put(other, "k", "cli")
+        other.execute("COMMIT")
+        other.close()
+        waited = 0.0
+        while db.read_inline(_meta, "k") != "cli" and waited < 2.0:
+            await asyncio.sleep(0.02)
+            waited += 0.02
+        await db.close()
+        return waited
+
+    assert asyncio.run(scenario()) <= db_module.SNAPSHOT_MAX_AGE + 0.1
+
+
+def test_an_idle_inline_reader_lets_checkpoints_empty_the_wal(tmp_path):
+    from server import db as db_module
+
+    async def scenario():
+        db = Database(str(tmp_path / "w.db"))
+        await db.start()
+        await db.write(_put, "k", "v")
+        db.read_inline(_meta, "k")  # opens a snapshot; no block comes after it
+        await db.write(_put, "k", "w")  # the WAL now holds a frame the snapshot predates
+        await asyncio.sleep(db_module.SNAPSHOT_MAX_AGE + 0.15)
+        other = sqlite3.connect(db.path)
+        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        other.close()
+        wal_bytes = (tmp_path / "w.db-wal").stat().st_size
+        await db.close()
+        return busy, wal_bytes
+
+    busy, wal_bytes = asyncio.run(scenario())
+    assert busy == 0 and wal_bytes == 0
+
+
+def test_a_failing_inline_read_ends_its_snapshot(tmp_path):
+    async def scenario():
+        db = Database(str(tmp_path / "f.db"))
+        await db.start()
+
+        def broken(conn):
+            conn.execute("SELECT nope FROM meta")
+
+        with pytest.raises(sqlite3.OperationalError):
+            db.read_inline(broken)
+        after_failure = db._inline.in_transaction
+        await db.write(_put, "k", "v")
+        value = db.read_inline(_meta, "k")
+        await db.close()
+        return after_failure, value
+
+    assert asyncio.run(scenario()) == (False, "v")
