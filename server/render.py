@@ -60,28 +60,45 @@ class Renderer:
         )
         self.env.filters["price"] = format_price
         self._cards: OrderedDict[tuple, Markup] = OrderedDict()
-        self._templates: dict[tuple[str, str], Template] = {}
+        self._templates: dict[tuple[str, str], tuple[Template, dict]] = {}
 
-    def _template(self, shop_id: str, name: str) -> Template:
+    def _template(self, shop_id: str, name: str) -> tuple[Template, dict]:
         # A merchant overrides one shop's look with shops/<shop>/cartback/<name>, or every shop's with
         # cartback/<name>. The choice is made once per shop: looking for a missing override costs a
         # disk check on every request (template changes need a restart, like code changes).
         key = (shop_id, name)
-        template = self._templates.get(key)
-        if template is None:
+        found = self._templates.get(key)
+        if found is None:
             template = self.env.select_template([f"shops/{shop_id}/cartback/{name}", f"cartback/{name}"])
             if len(self._templates) > 10_000:
                 self._templates.clear()
-            self._templates[key] = template
-        return template
+            # The template's globals (Jinja's range, namespace, ...) as one plain dict, merged once.
+            found = self._templates[key] = (template, dict(template.globals))
+        return found
+
+    def _render(self, shop_id: str, name: str, variables: dict) -> str:
+        """What `Template.render(**variables)` returns, for half the block template's cost.
+
+        `render` builds each call's context from the template's globals, a ChainMap that Python
+        code walks twice (copy, then key set): half of the block template's ~30 µs. Here the
+        context gets them as one plain dict merged once per template, through the same
+        `context_class` call Jinja's own `new_context` makes. Tests compare the two outputs."""
+        template, flat = self._template(shop_id, name)
+        env = template.environment
+        context = env.context_class(env, {**flat, **variables}, template.name, template.blocks, globals=flat)
+        try:
+            return env.concat(template.root_render_func(context))  # type: ignore[attr-defined]
+        except Exception:
+            env.handle_exception()  # Jinja's own traceback rewriting, as `render` does
+            raise
 
     def card(self, shop_id: str, section: str, product: dict, locale: str, position: int) -> Markup:
         key = (shop_id, section, locale, position, product["id"], product["name"], product["url"],
                product.get("image"), product.get("price"), product.get("currency"))
         html = self._cards.get(key)
         if html is None:
-            html = Markup(self._template(shop_id, "card.html").render(p=product, section=section, locale=locale,
-                                                                      position=position))
+            html = Markup(self._render(shop_id, "card.html",
+                                       {"p": product, "section": section, "locale": locale, "position": position}))
             self._cards[key] = html
             if len(self._cards) > CARD_CACHE_SIZE:
                 self._cards.popitem(last=False)
@@ -94,9 +111,9 @@ class Renderer:
             cards = [self.card(shop_id, s.key, p, locale, i) for i, p in enumerate(s.products)]
             rendered.append(RenderedSection(s.key, i18n.text(locale, s.key, title_overrides), cards,
                                             Markup("      " + "\n      ".join(cards))))
-        return self._template(shop_id, "block.html").render(
-            block_id=block_id, locale=locale, title=i18n.text(locale, "title", title_overrides), sections=rendered
-        )
+        return self._render(shop_id, "block.html", {
+            "block_id": block_id, "locale": locale, "title": i18n.text(locale, "title", title_overrides),
+            "sections": rendered})
 
     def clear(self) -> None:
         self._cards.clear()
