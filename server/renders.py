@@ -5,7 +5,7 @@ up to a second and share a transaction. The cost: a crash loses at most the last
 seconds of render records, never an event the server acknowledged. Reports, exports and erasure
 flush first. Why a whole second: a batch's rows share the index pages they dirty (the per-visitor
 index takes one random page per row otherwise), and the block reader's snapshot is renewed after
-every commit; 0.2 s cost 7-19 µs more CPU per block (bench/ab.py).
+every commit; 0.2 s cost 21-26 µs more CPU per block (bench/ab.py).
 """
 
 from __future__ import annotations
