@@ -1,9 +1,10 @@
 """One visitor's data (export, erase) and the per-shop retention period.
 
 Erase (`DELETE /v1/shops/{shop}/visitors/{vid}`), in one transaction:
-- deleted: every event the report does not count (view, add, remove, cart, favorite, unfavorite),
-  the visitor's `visitor_items`, and rows with their id in any other table with `shop` and `vid`
-  columns (tables added later, e.g. by the recommender, are covered without changes here);
+- deleted: every event the report does not count (add, remove, cart, favorite, unfavorite; views
+  are not logged as events, server/ingest.py), the visitor's `visitor_items`, and rows with their
+  id in any other table with `shop` and `vid` columns (tables added later, e.g. by the recommender,
+  are covered without changes here);
 - kept for the report, under one fresh random id (`erased-…`, per erase, unrelated to the old id,
   never issued as a token), so every count, distinct-visitor figure and holdout figure stays as it was:
   * impressions and clicks (block, product clicked, time);

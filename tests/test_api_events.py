@@ -162,6 +162,20 @@ def test_bad_display_fields_are_named_and_dropped_but_the_view_is_kept(api, make
     assert row == (None, None, None, f"{ORIGIN}/p")
 
 
+def test_views_are_kept_per_product_and_the_rest_in_the_log(api, make_shop, cartback_server):
+    shop = make_shop()
+    vid = track(api, shop, [{"type": "view", "product": product("a")}, {"type": "view", "product": product("b")}])
+    vid = track(api, shop, [{"type": "view", "product": product("a")}, {"type": "add", "product": product("b")},
+                            {"type": "favorite", "product": product("a")}], vid)
+    conn = sqlite3.connect(cartback_server.db_path)
+    key = (shop.id, vid.split(".")[0])
+    items = conn.execute("SELECT product_id, views, viewed_at IS NOT NULL FROM visitor_items "
+                         "WHERE shop = ? AND vid = ? ORDER BY product_id", key).fetchall()
+    assert items == [("a", 2, 1), ("b", 1, 1)]
+    logged = conn.execute("SELECT type, product_id FROM events WHERE shop = ? AND vid = ? ORDER BY id", key).fetchall()
+    assert logged == [("add", "b"), ("favorite", "a")]
+
+
 def test_browser_reports_never_override_the_catalog(api, make_shop, seed_catalog):
     shop = make_shop()
     seed_catalog(shop, [{"id": "c1", "name": "Kestane Balı", "price": 399.0, "url": f"{ORIGIN}/p/c1"}])

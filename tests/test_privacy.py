@@ -72,8 +72,10 @@ def test_export_then_erase_leaves_nothing_and_keeps_the_figures(api, make_shop, 
     assert by_token.status_code == 200
     exported = by_token.json()
     assert exported["vid"] == vid and exported["found"] is True
-    assert [e["type"] for e in exported["events"]] == ["add", "view", "favorite", "cart", "impression", "click",
-                                                        "purchase"]
+    # Views are kept per product (the last one and how many), not as a row per view.
+    assert [e["type"] for e in exported["events"]] == ["add", "favorite", "cart", "impression", "click", "purchase"]
+    viewed = {i["product_id"]: i for i in exported["visitor_items"]}["c"]
+    assert viewed["views"] == 1 and viewed["viewed_at"] == pytest.approx(t - 500)
     assert exported["events"][-1]["order_id"] == f"{shop.id}-ORDER-V-1"
     assert exported["events"][-1]["data"]["items"][1]["id"] == "f"
     assert {i["product_id"] for i in exported["visitor_items"]} == {"a", "c", "e", "f"}
@@ -111,7 +113,8 @@ def test_export_then_erase_leaves_nothing_and_keeps_the_figures(api, make_shop, 
     assert api.get("/v1/empty-cart", params={"shop": shop.id, "vid": v}).status_code == 204
     cb.send(v, [view("c", time.time())])
     fresh = api.get(url + v, headers=cb.auth).json()
-    assert [e["type"] for e in fresh["events"]] == ["view"] and fresh["visitor"]["first_eligible_at"] is None
+    assert fresh["events"] == [] and fresh["visitor"]["first_eligible_at"] is None
+    assert [(i["product_id"], i["views"]) for i in fresh["visitor_items"]] == [("c", 1)]
     # Others are untouched.
     assert without_time(api.get(url + w, headers=cb.auth).json()) == w_before
 
