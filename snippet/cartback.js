@@ -26,7 +26,7 @@
       x = () => {},
       z = f => (a, b, c) => { try { return f(a, b, c) } catch (e) {} },
       // Tokens are URL-safe (base64url and dots): no cookie escaping needed.
-      cr = k => (k = ('; ' + d.cookie).split('; ' + k + '=')[1]) ? k.split(';')[0] : null,
+      cr = k => (k = ('; ' + d.cookie).split('; ' + k + '=')[1]) ? k.split(';')[0] : y,
       cw = (k, v) => d.cookie = k + '=' + v + ';path=/;SameSite=Lax;max-age=' + (v ? 31536e3 : 0),
       // localStorage first; a browser that refuses it (throws, or drops writes) gets a first-party cookie.
       // x: '' for the visitor token (cartback:SHOP / cartback_SHOP), M for the opt-out marker.
@@ -108,8 +108,11 @@
           })).catch(x).then(() => { R = 0; sc() })
       },
       wa = b => {
+        // Viewable: half of the block on screen, or, for a block too tall for that (a phone, two
+        // cards a row), half of the screen filled by it: no fixed ratio, so the observer reports
+        // at .2 and .3 too (a block of 2 to 5 screens fills half of one by then).
         var id = b.dataset.cartbackBlock,
-          o = new IntersectionObserver(z(es => es.some(e => e.intersectionRatio >= .5) && (o.disconnect(), ev({ type: 'impression', block: id }))), { threshold: .5 });
+          o = new IntersectionObserver(z(es => es.some(e => e.intersectionRatio >= .5 || e.intersectionRect.height > innerHeight / 2) && (o.disconnect(), ev({ type: 'impression', block: id }))), { threshold: [.2, .3, .5] });
         o.observe(b);
         b.addEventListener('click', z(e => {
           var p = e.target.closest('[data-cartback-product]'), c = p && p.closest('[data-section]');

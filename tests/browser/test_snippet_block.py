@@ -221,6 +221,33 @@ def test_viewable_impression_once_and_click(storefront, traffic, page, page_erro
     assert not page_errors
 
 
+def test_a_block_taller_than_two_screens_counts_once_it_fills_half_the_screen(storefront, traffic, page,
+                                                                              page_errors):
+    # On a phone the block can never be half visible: it counts once it fills half of the screen.
+    shop = storefront()
+    shop.browse(shop.product("t1"), shop.product("t2"))
+    page.set_viewport_size({"width": 360, "height": 640})
+    shop.open("tall.html")
+    block = wait_block(page)
+    page.add_style_tag(content=".cartback__card{min-height:1500px}")
+    assert page.evaluate("document.querySelector('.cartback').getBoundingClientRect().height") > 2 * 640
+    page.wait_for_timeout(300)
+    assert traffic.events_of("impression") == []  # below the fold
+
+    # A strip at the bottom of the screen (30 % of it) is not viewable.
+    page.evaluate("""() => { const r = document.querySelector('.cartback').getBoundingClientRect();
+        scrollTo(0, scrollY + r.top - innerHeight * 0.7); }""")
+    page.wait_for_timeout(300)
+    assert traffic.events_of("impression") == []
+
+    # Filling the screen: viewable, though well under half of the block is in view.
+    page.evaluate("""() => { const r = document.querySelector('.cartback').getBoundingClientRect();
+        scrollTo(0, scrollY + r.top + 100); }""")
+    block_id = block.get_attribute("data-cartback-block")
+    assert traffic.wait_events(1, "impression") == [{"type": "impression", "block": block_id}]
+    assert not page_errors
+
+
 CSP_PRODUCT = {"@context": "https://schema.org", "@type": "Product", "sku": "csp-1", "name": "Geven Balı",
                "image": "/img/product.svg",
                "offers": {"@type": "Offer", "price": "899.00", "priceCurrency": "TRY",
