@@ -72,7 +72,11 @@ def _forward(target: str):
             from .demo import main as demo_main
 
             return demo_main(args.rest)
-        module = runpy.run_path(str(REPO_ROOT / "bench" / "evaluate.py"), run_name="cartback_evaluate")
+        script = REPO_ROOT / "bench" / "evaluate.py"
+        if not script.is_file():  # an installed wheel: the evaluation and its click logs are not shipped
+            print(f"cartback evaluate: runs from a source checkout ({script} is missing)", file=sys.stderr)
+            return 2
+        module = runpy.run_path(str(script), run_name="cartback_evaluate")
         return module["main"](args.rest)
     return run
 

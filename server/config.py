@@ -6,6 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGED = Path(__file__).resolve().parent / "_assets"
+
+
+def asset_dir(name: str) -> Path:
+    """`snippet`, `static` or `demo_site`: at the top of a source checkout (an editable install
+    runs from there); a wheel carries them inside the package, as server/_assets/<name>
+    (pyproject.toml maps them)."""
+    packaged = _PACKAGED / name
+    return packaged if packaged.is_dir() else REPO_ROOT / name
+
 
 
 @dataclass
@@ -15,8 +25,8 @@ class Settings:
     port: int = 8000
     # Extra template folder searched before the built-in one (override block.html / card.html by name).
     templates_dir: str | None = None
-    snippet_path: Path = REPO_ROOT / "snippet" / "cartback.js"
-    static_dir: Path = REPO_ROOT / "static"
+    snippet_path: Path = asset_dir("snippet") / "cartback.js"
+    static_dir: Path = asset_dir("static")
     max_body_bytes: int = 64 * 1024
     max_events_per_request: int = 100
     # Visitor tokens older than this (days since last refresh) are treated as unknown.

@@ -38,11 +38,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from . import i18n
-from .config import REPO_ROOT, Settings
+from .config import Settings, asset_dir
 from .render import format_price
 
 SHOP_ID = "demo"
-SITE_DIR = Path(os.environ.get("CARTBACK_DEMO_SITE") or REPO_ROOT / "demo_site")
+SITE_DIR = Path(os.environ.get("CARTBACK_DEMO_SITE") or asset_dir("demo_site"))
 LOCALES = ("tr", "en")
 LANG_COOKIE = "kovan_lang"
 LOOPBACK = ("127.0.0.1", "localhost")

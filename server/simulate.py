@@ -45,12 +45,12 @@ from typing import Any, Callable
 
 import httpx
 
-from .config import REPO_ROOT
+from .config import asset_dir
 
 DAY = 86400.0
 USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/124.0 Safari/537.36 CartbackSimulation/1.0")
-DEFAULT_CATALOG = REPO_ROOT / "demo_site" / "catalog.jsonl"
+DEFAULT_CATALOG = asset_dir("demo_site") / "catalog.jsonl"
 MAX_EVENTS = 100  # the server's per-request limit
 WARMUP_DAYS = 10
 GOLDEN = 0.6180339887498949

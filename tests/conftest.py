@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +47,10 @@ def stop_process(proc: subprocess.Popen | None, kill: bool = False) -> None:
 class ServerProcess:
     """`python -m server serve` on 127.0.0.1; stopped by the fixture that started it."""
 
-    def __init__(self, db_path: Path, *extra: str) -> None:
+    def __init__(self, db_path: Path, *extra: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> None:
         self.db_path = db_path
         self.extra = extra
+        self.cwd, self.env = cwd, env
         self.port = 0
         self.proc: subprocess.Popen | None = None
 
@@ -60,7 +63,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--db", str(self.db_path), *self.extra],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -76,6 +79,46 @@ class ServerProcess:
 
     def stop(self, kill: bool = False) -> None:
         stop_process(self.proc, kill)
+
+
+class Demo:
+    """`python -m server demo` on ports the OS picks (0), read back from the banner it prints."""
+
+    def __init__(self, db: Path, cwd: Path = REPO, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "demo", "--host", "127.0.0.1", "--port", "0", "--shop-port", "0",
+             "--db", str(db)],
+            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        # Drain the output for the whole run so a chatty server can never block on a full pipe.
+        threading.Thread(target=self._read, daemon=True).start()
+        self.shop = self._wait_for(r"Demo shop:\s+(http://\S+?)/?$")
+        self.widget = self._wait_for(r"Widget server:\s+(http://\S+)$")
+        self.dashboard = self._wait_for(r"Dashboard:\s+(http://\S+)$")
+        self.api_key = next((ln for ln in self.lines if ln.startswith("cb_")), None)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def _wait_for(self, pattern: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                m = re.search(pattern, line)
+                if m:
+                    return m.group(1)
+            if self.proc.poll() is not None:
+                time.sleep(0.1)  # let the reader catch the last lines
+                raise RuntimeError("cartback demo exited:\n" + "\n".join(self.lines))
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("cartback demo did not print its URLs:\n" + "\n".join(self.lines))
+
+    def stop(self) -> None:
+        stop_process(self.proc)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..config import REPO_ROOT
+from ..config import asset_dir
 from ..i18n import BABEL_LOCALES
 from ..render import BUILTIN_TEMPLATES, format_price
 from ..shops import SHOP_ID, Shop
@@ -62,7 +62,7 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 
-STATIC = REPO_ROOT / "static" / "dashboard"
+STATIC = asset_dir("static") / "dashboard"
 log = logging.getLogger("cartback")
 
 

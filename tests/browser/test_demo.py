@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from server.i18n import TEXTS
-from tests.conftest import REPO, stop_process
+from tests.conftest import REPO, Demo
 
 CATALOG = [json.loads(line) for line in (REPO / "demo_site" / "catalog.jsonl").read_text("utf-8").splitlines()
            if line.strip()]
@@ -27,46 +22,6 @@ OUT_OF_STOCK = {p["id"] for p in CATALOG if not p["in_stock"]}
 
 CAM, KESTANE, PETEK, PROPOLIS, ANZER = "KB-1001", "KB-1002", "KB-2001", "KB-3001", "KB-1008"
 SLUG = {p["id"]: p["url"] for p in CATALOG}
-
-
-class Demo:
-    """`python -m server demo` on ports the OS picks (0), read back from the banner it prints."""
-
-    def __init__(self, db: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "demo", "--host", "127.0.0.1", "--port", "0", "--shop-port", "0",
-             "--db", str(db)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        self.lines: list[str] = []
-        # Drain the output for the whole run so a chatty server can never block on a full pipe.
-        threading.Thread(target=self._read, daemon=True).start()
-        self.shop = self._wait_for(r"Demo shop:\s+(http://\S+?)/?$")
-        self.widget = self._wait_for(r"Widget server:\s+(http://\S+)$")
-        self.dashboard = self._wait_for(r"Dashboard:\s+(http://\S+)$")
-        self.api_key = next((ln for ln in self.lines if ln.startswith("cb_")), None)
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def _wait_for(self, pattern: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                m = re.search(pattern, line)
-                if m:
-                    return m.group(1)
-            if self.proc.poll() is not None:
-                time.sleep(0.1)  # let the reader catch the last lines
-                raise RuntimeError("cartback demo exited:\n" + "\n".join(self.lines))
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError("cartback demo did not print its URLs:\n" + "\n".join(self.lines))
-
-    def stop(self) -> None:
-        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,88 @@
+"""What `pip install .` gives a merchant: the wheel alone, away from this checkout, serves the
+snippet, the block's stylesheet, the dashboard and the demo shop."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.snippet import Snippet
+from tests.conftest import REPO, Demo, ServerProcess
+
+SHIPPED = ("server", "snippet", "static", "demo_site")
+
+
+@pytest.fixture(scope="module")
+def unpacked_wheel(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: a build in the checkout would leave build/ and egg-info behind.
+    src = tmp / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    for name in SHIPPED:
+        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-q", "-w", str(tmp / "dist")],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    site = tmp / "site"
+    with zipfile.ZipFile(next((tmp / "dist").glob("cartback-*.whl"))) as wheel:
+        wheel.extractall(site)
+    return site
+
+
+def wheel_env(site: Path) -> dict[str, str]:
+    # The wheel ahead of this checkout; the dependencies come from the test environment.
+    return {**os.environ, "PYTHONPATH": str(site)}
+
+
+def test_the_wheel_holds_every_module_and_served_file(unpacked_wheel):
+    package = unpacked_wheel / "server"
+    for module in sorted((REPO / "server").rglob("*.py")):
+        assert (package / module.relative_to(REPO / "server")).is_file(), module
+    for folder in SHIPPED[1:]:
+        for f in (REPO / folder).rglob("*"):
+            if f.is_file() and "__pycache__" not in f.parts:
+                assert (package / "_assets" / f.relative_to(REPO)).is_file(), f
+    where = subprocess.run([sys.executable, "-c", "import server; print(server.__file__)"], cwd=unpacked_wheel.parent,
+                           env=wheel_env(unpacked_wheel), capture_output=True, text=True, timeout=60)
+    assert Path(where.stdout.strip()).is_relative_to(unpacked_wheel)
+
+
+def test_the_installed_server_serves_the_snippet_and_styles(unpacked_wheel, tmp_path):
+    server = ServerProcess(tmp_path / "wheel.db", cwd=tmp_path, env=wheel_env(unpacked_wheel)).start()
+    try:
+        snippet = httpx.get(server.url + "/snippet.js")
+        assert snippet.status_code == 200
+        assert snippet.content == Snippet.load(REPO / "snippet" / "cartback.js").plain
+        css = httpx.get(server.url + "/static/cartback.css")
+        assert css.status_code == 200 and css.content == (REPO / "static" / "cartback.css").read_bytes()
+        assert httpx.get(server.url + "/static/dashboard/dashboard.css").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_the_installed_demo_shows_the_shop_and_its_images(unpacked_wheel, tmp_path):
+    demo = Demo(tmp_path / "demo.db", cwd=tmp_path, env=wheel_env(unpacked_wheel))
+    try:
+        home = httpx.get(demo.shop + "/")
+        assert home.status_code == 200 and "/static/img/" in home.text
+        image = home.text.split("/static/img/", 1)[1].split('"', 1)[0]
+        assert httpx.get(f"{demo.shop}/static/img/{image}").status_code == 200
+        assert httpx.get(demo.widget + "/snippet.js").status_code == 200
+    finally:
+        demo.stop()
+    assert demo.proc.returncode == 0, "\n".join(demo.lines)
+
+
+def test_the_offline_evaluation_says_it_needs_a_checkout(unpacked_wheel, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "server", "evaluate"], cwd=tmp_path, env=wheel_env(unpacked_wheel),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "source checkout" in run.stderr and "Traceback" not in run.stderr
