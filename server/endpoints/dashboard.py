@@ -46,11 +46,17 @@ DEFAULT_DAYS = 90
 MAX_DAYS = 2 * 366
 PRESETS = (7, 30, 90)
 # Against guessing keys: every failure waits, and too many for one shop (from one address, or from
-# anywhere) lock that shop's sign-in for a while.
+# anywhere) lock that shop's sign-in for a while. A browser that signed in to the shop before
+# carries a device cookie and is judged by its own failures only, so someone who fails on purpose
+# cannot lock the merchant out (OWASP's device cookies).
 FAIL_DELAY = 0.75
 FAIL_WINDOW = 15 * 60
 MAX_FAILS_PER_ADDRESS = 5
 MAX_FAILS_PER_SHOP = 20
+MAX_FAILS_PER_DEVICE = 5
+DEVICE_COOKIE = "cartback_device"
+DEVICE_PURPOSE = "cartback.dashboard.device"
+DEVICE_MAX_AGE = 365 * 86400
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
@@ -99,7 +105,7 @@ TEXTS: dict[str, dict[str, str]] = {
                        "made within {n} days of the click.",
         "headline": "At a glance",
         "impressions": "Block views",
-        "impressions_help": "Times the block was on screen (at least half of it visible).",
+        "impressions_help": "Times the block was on screen (at least half of it, or half the screen for a very tall block).",
         "rendered_sub": "{n} blocks shown on empty carts",
         "visitors": "Visitors reached",
         "visitors_help": "Different people who saw the block.",
@@ -223,7 +229,7 @@ TEXTS: dict[str, dict[str, str]] = {
                        "{n} gün içinde satın alması.",
         "headline": "Özet",
         "impressions": "Blok görüntülenmesi",
-        "impressions_help": "Bloğun ekranda görüldüğü sayı (en az yarısı görünür).",
+        "impressions_help": "Bloğun ekranda görüldüğü sayı (en az yarısı; çok uzun bir blokta ekranın yarısı).",
         "rendered_sub": "Boş sepetlerde {n} blok gösterildi",
         "visitors": "Ulaşılan ziyaretçi",
         "visitors_help": "Bloğu gören farklı kişi sayısı.",
@@ -451,24 +457,31 @@ class _Attempts:
             self.fails.pop(key, None)
         return times
 
-    def locked_for(self, address: str, shop: str) -> float:
+    @staticmethod
+    def _limits(address: str, shop: str, device: str | None) -> tuple[tuple[str, int], ...]:
+        if device is not None:
+            return ((f"d:{device}:{shop}", MAX_FAILS_PER_DEVICE),)
+        return ((f"a:{address}:{shop}", MAX_FAILS_PER_ADDRESS), (f"s:{shop}", MAX_FAILS_PER_SHOP))
+
+    def locked_for(self, address: str, shop: str, device: str | None = None) -> float:
         now = time.monotonic()
         waits = []
-        for key, limit in ((f"a:{address}:{shop}", MAX_FAILS_PER_ADDRESS), (f"s:{shop}", MAX_FAILS_PER_SHOP)):
+        for key, limit in self._limits(address, shop, device):
             times = self._recent(key, now)
             if len(times) >= limit:
                 waits.append(times[-limit] + FAIL_WINDOW - now)
         return max(waits, default=0.0)
 
-    def fail(self, address: str, shop: str) -> None:
+    def fail(self, address: str, shop: str, device: str | None = None) -> None:
         now = time.monotonic()
         if len(self.fails) > 50_000:
             self.fails.clear()
-        for key in (f"a:{address}:{shop}", f"s:{shop}"):
+        for key, _ in self._limits(address, shop, device):
             self.fails.setdefault(key, []).append(now)
 
-    def success(self, address: str, shop: str) -> None:
-        self.fails.pop(f"a:{address}:{shop}", None)
+    def success(self, address: str, shop: str, device: str | None = None) -> None:
+        for key, _ in self._limits(address, shop, device)[:1]:
+            self.fails.pop(key, None)
 
 
 def _attempts(request: Request) -> _Attempts:
@@ -589,23 +602,48 @@ async def login(request: Request) -> Response:
     shop_id = form.get("shop", "").strip().lower()[:63]
     key = form.get("key", "").strip()[:200]
     address = request.client.host if request.client else "?"
+    device = await _device(request, shop_id)
     attempts = _attempts(request)
-    wait = attempts.locked_for(address, shop_id)
+    wait = attempts.locked_for(address, shop_id, device)
     if wait > 0:
         minutes = max(1, math.ceil(wait / 60))
         return _page(request, "login.html", locale, status=429, error=t("locked", minutes=minutes), notice=None,
                      shop_id=shop_id)
     shop = await request.app.state.shops.get(shop_id) if SHOP_ID.match(shop_id) else None
     if shop is None or not key or not shop.check_key(key):
-        attempts.fail(address, shop_id)
+        attempts.fail(address, shop_id, device)
         await asyncio.sleep(FAIL_DELAY)
         return _page(request, "login.html", locale, status=401, error=t("wrong_key"), notice=None, shop_id=shop_id)
-    attempts.success(address, shop.id)
+    attempts.success(address, shop.id, device)
     token = (await _serializer(request)).dumps({"s": shop.id, "k": _key_print(shop), "c": secrets.token_urlsafe(16)})
     response = RedirectResponse("/dashboard", status_code=303, headers=SECURITY_HEADERS)
+    secure = request.url.scheme == "https"
     response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_MAX_AGE, path="/", httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https")
+                        secure=secure)
+    if device is None:
+        mark = _device_signer(await _serializer(request)).dumps({"s": shop.id, "d": secrets.token_urlsafe(12)})
+        response.set_cookie(DEVICE_COOKIE, mark, max_age=DEVICE_MAX_AGE, path="/dashboard/login", httponly=True,
+                            samesite="strict", secure=secure)
     return response
+
+
+def _device_signer(serializer: URLSafeTimedSerializer) -> URLSafeTimedSerializer:
+    # The same secret under a purpose of its own: a session token is never a device cookie, nor back.
+    return URLSafeTimedSerializer(serializer.secret_key, salt=DEVICE_PURPOSE)
+
+
+async def _device(request: Request, shop_id: str) -> str | None:
+    """The id of this browser when it signed in to `shop_id` before (its device cookie), else None."""
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    if not raw or len(raw) > 300:
+        return None
+    try:
+        data = _device_signer(await _serializer(request)).loads(raw, max_age=DEVICE_MAX_AGE)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("s") != shop_id or not isinstance(data.get("d"), str):
+        return None
+    return data["d"]
 
 
 async def logout(request: Request) -> Response:

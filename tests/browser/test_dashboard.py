@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -124,6 +125,45 @@ def test_guessing_keys_is_slowed_and_then_locked(cartback_server, make_shop):
         assert (dt.datetime.now() - started).total_seconds() >= 5 * 0.7, "each wrong key costs a delay"
         r = client.post("/dashboard/login?lang=en", data={"shop": target.id, "key": target.api_key})
         assert r.status_code == 429 and "Too many wrong attempts" in r.text
+
+
+def test_someone_failing_on_purpose_cannot_lock_the_merchant_out(cartback_server, make_shop):
+    target = make_shop()
+    login = "/dashboard/login?lang=en"
+    with httpx.Client(base_url=cartback_server.url, timeout=30) as merchant, \
+            httpx.Client(base_url=cartback_server.url, timeout=30) as stranger:
+        assert merchant.post(login, data={"shop": target.id, "key": target.api_key}).status_code == 303
+        merchant.cookies.delete("cartback_session")  # a new day: the session is gone, the device cookie kept
+
+        # 25 wrong keys at once from 25 addresses (the server trusts X-Forwarded-For from its local
+        # proxy): the shop's sign-in is locked for every browser that never signed in to it.
+        def guess(i: int) -> int:
+            return stranger.post(login, data={"shop": target.id, "key": f"cb_x{i}"},
+                                 headers={"x-forwarded-for": f"203.0.113.{i}"}).status_code
+
+        with ThreadPoolExecutor(25) as pool:
+            statuses = list(pool.map(guess, range(25)))
+        assert statuses.count(401) >= 20 and set(statuses) <= {401, 429}
+        assert stranger.post(login, data={"shop": target.id, "key": target.api_key},
+                             headers={"x-forwarded-for": "198.51.100.7"}).status_code == 429
+        # The merchant's own address does not help a browser without the cookie.
+        assert stranger.post(login, data={"shop": target.id, "key": target.api_key}).status_code == 429
+
+        # The merchant's browser signed in before: it still can.
+        assert merchant.post(login, data={"shop": target.id, "key": target.api_key}).status_code == 303
+        # Its own wrong keys still count against it, and lock it after five.
+        merchant.cookies.delete("cartback_session")
+        for i in range(5):
+            assert merchant.post(login, data={"shop": target.id, "key": f"cb_mine{i}"}).status_code == 401
+        assert merchant.post(login, data={"shop": target.id, "key": target.api_key}).status_code == 429
+        # A device cookie of another shop, or a forged one, counts for nothing.
+        other = make_shop()
+        assert stranger.post(login, data={"shop": other.id, "key": other.api_key}).status_code == 303
+        assert stranger.cookies.get("cartback_device")
+        assert stranger.post(login, data={"shop": target.id, "key": target.api_key}).status_code == 429
+        stranger.cookies.clear()
+        stranger.cookies.set("cartback_device", "eyJzIjoiYSJ9.forged.sig")
+        assert stranger.post(login, data={"shop": target.id, "key": target.api_key}).status_code == 429
 
 
 def test_cards_match_the_report_and_charts_have_a_point_per_day(page, cartback_server, shop):
