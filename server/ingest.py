@@ -62,17 +62,23 @@ ON CONFLICT (shop, vid, product_id) DO UPDATE SET
     viewed_at = excluded.viewed_at, views = views + 1, last_at = max(last_at, excluded.last_at)
 RETURNING last_at, views
 """
+# The right-hand sides read the row as it was: a product already in the cart adds to its quantity,
+# one put back in starts again. RETURNING cart_qty = the quantity added says it was not in the cart.
 _ADD_ITEM = """
 INSERT INTO visitor_items (shop, vid, product_id, carted_at, in_cart, cart_qty, last_at) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?4)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
-    carted_at = excluded.carted_at, in_cart = 1, cart_qty = coalesce(cart_qty, 0) + excluded.cart_qty,
+    carted_at = excluded.carted_at, in_cart = 1,
+    cart_qty = CASE WHEN in_cart THEN coalesce(cart_qty, 0) + excluded.cart_qty ELSE excluded.cart_qty END,
     last_at = max(last_at, excluded.last_at)
-RETURNING last_at
+RETURNING last_at, cart_qty
 """
+# A favourite keeps the moment it was first made (until unfavourited): fav_at = this event's time
+# says it is new.
 _FAV_ITEM = """
 INSERT INTO visitor_items (shop, vid, product_id, fav_at, last_at) VALUES (?1, ?2, ?3, ?4, ?4)
-ON CONFLICT (shop, vid, product_id) DO UPDATE SET fav_at = excluded.fav_at, last_at = max(last_at, excluded.last_at)
-RETURNING last_at
+ON CONFLICT (shop, vid, product_id) DO UPDATE SET
+    fav_at = coalesce(fav_at, excluded.fav_at), last_at = max(last_at, excluded.last_at)
+RETURNING last_at, fav_at
 """
 
 _TOUCH_VISITOR = """
@@ -219,8 +225,11 @@ def _view(conn, shop, vid, e: Event, ts):
 
 def _add(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
-    _touch(conn, _ADD_ITEM, (shop, vid, e.product_id, ts, e.qty))
-    recommend.learn(conn, shop, vid, e.product_id, "add", ts)
+    qty = e.qty or 1
+    _, cart_qty = _touch(conn, _ADD_ITEM, (shop, vid, e.product_id, ts, qty))
+    # As with views and whole carts: one more of what is already in the cart teaches nothing new.
+    if cart_qty == qty:
+        recommend.learn(conn, shop, vid, e.product_id, "add", ts)
 
 
 def _remove(conn, shop, vid, e: Event, ts):
@@ -249,8 +258,9 @@ def _cart(conn, shop, vid, e: Event, ts):
 
 def _favorite(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
-    _touch(conn, _FAV_ITEM, (shop, vid, e.product_id, ts))
-    recommend.learn(conn, shop, vid, e.product_id, "favorite", ts)
+    _, fav_at = _touch(conn, _FAV_ITEM, (shop, vid, e.product_id, ts))
+    if fav_at == ts:
+        recommend.learn(conn, shop, vid, e.product_id, "favorite", ts)
 
 
 def _unfavorite(conn, shop, vid, e: Event, ts):

@@ -116,6 +116,26 @@ def test_repeated_view_teaches_nothing_new_but_a_cart_does(conn):
     assert score(conn, "a", "b") > 1.0
 
 
+def test_repeated_add_or_favourite_teaches_once_until_taken_back(conn):
+    events(conn, "v", "a", ("add", "b"), ("favorite", "c"), step=0.001)
+    once_b, once_c = score(conn, "a", "b"), score(conn, "a", "c")
+    # One more jar of b, c favourited again (a shop calling favorite on every page): nothing new.
+    events(conn, "v", ("add", "b"), ("favorite", "c"), ("add", "b"), start=T0 + 1)
+    assert (score(conn, "a", "b"), score(conn, "a", "c")) == (once_b, once_c)
+    qty, fav_at = conn.execute("SELECT cart_qty, fav_at FROM visitor_items WHERE vid = 'v' AND product_id IN ('b', 'c') "
+                               "ORDER BY product_id").fetchall()
+    assert qty[0] == 3 and fav_at[1] == pytest.approx(T0 + 0.002)  # the first favourite's moment stays
+    # Taken back and chosen again: a new signal.
+    events(conn, "v", ("remove", "b"), ("unfavorite", "c"), ("add", "b"), ("favorite", "c"), start=T0 + 2)
+    assert score(conn, "a", "b") > once_b and score(conn, "a", "c") > once_c
+    # The shop emptied the cart (after 24 hours): putting b back in counts again, from one jar.
+    twice_b = score(conn, "a", "b")
+    transaction(conn, apply_events, SHOP, "v", [Event(type="cart", items=[], ts=T0 + 3)], T0 + 3, False, True)
+    events(conn, "v", ("add", "b"), start=T0 + 4)
+    assert score(conn, "a", "b") > twice_b
+    assert conn.execute("SELECT cart_qty FROM visitor_items WHERE vid = 'v' AND product_id = 'b'").fetchone() == (1,)
+
+
 def test_learning_looks_at_a_bounded_window_of_the_visitor(conn):
     events(conn, "v", *[f"p{i}" for i in range(20)], "z", step=0.001)
     partners = {r[0] for r in conn.execute("SELECT product_id FROM rec_neighbours WHERE neighbour_id = 'z'")}
