@@ -17,7 +17,6 @@ def asset_dir(name: str) -> Path:
     return packaged if packaged.is_dir() else REPO_ROOT / name
 
 
-
 @dataclass
 class Settings:
     db_path: str = "cartback.db"

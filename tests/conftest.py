@@ -164,6 +164,19 @@ def put_products(db_path: Path, shop_id: str, products: list[dict]) -> None:
         conn.close()
 
 
+UNIT_SHOP = "s1"
+
+
+@pytest.fixture
+def conn(tmp_path):
+    """A migrated SQLite file with one shop, UNIT_SHOP, for the tests that call the store and the
+    recommender directly (test_catalog.py has a `conn` of its own)."""
+    c = connect_sync(str(tmp_path / "unit.db"))
+    transaction(c, create_shop, UNIT_SHOP, ["http://shop.test"])
+    yield c
+    c.close()
+
+
 @pytest.fixture(scope="session")
 def cartback_server(tmp_path_factory):
     # --count-bots: Playwright's Chromium says "HeadlessChrome", which the bot filter drops.

@@ -16,8 +16,9 @@ from server.db import connect_sync, transaction
 from server.ingest import apply_events
 from server.shops import create_shop, merged_settings
 from server.validation import Event
+from tests.conftest import UNIT_SHOP
 
-SHOP = "s1"
+SHOP = UNIT_SHOP
 T0 = 1_700_000_000.0
 
 
@@ -32,14 +33,6 @@ class Reader:
     def execute(self, sql, params=()):
         self.queries += 1
         return self.conn.execute(sql, params)
-
-
-@pytest.fixture
-def conn(tmp_path):
-    c = connect_sync(str(tmp_path / "rec.db"))
-    transaction(c, create_shop, SHOP, ["http://shop.test"])
-    yield c
-    c.close()
 
 
 def catalog(conn, *ids, category=None, in_stock=True, named=True):

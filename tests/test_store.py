@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-
 from server import store
-from server.db import connect_sync, transaction
+from server.db import transaction
 from server.ingest import apply_events
-from server.shops import create_shop
 from server.validation import Event
+from tests.conftest import UNIT_SHOP
 
-SHOP = "s1"
+SHOP = UNIT_SHOP
 T0 = 1_700_000_000.0
-
-
-@pytest.fixture
-def conn(tmp_path):
-    c = connect_sync(str(tmp_path / "store.db"))
-    transaction(c, create_shop, SHOP, ["http://shop.test"])
-    yield c
-    c.close()
 
 
 def views(conn, vid, timed: list[tuple[str, float]]) -> None:

@@ -398,15 +398,18 @@ def _percent_pattern(babel_locale: str, digits: int) -> str:
 
 # --- sessions -----------------------------------------------------------------------------------
 
-async def _serializer(request: Request) -> URLSafeTimedSerializer:
+async def _serializer(request: Request, purpose: str = PURPOSE) -> URLSafeTimedSerializer:
+    """The server secret under a purpose: a session token is never a device cookie, nor back."""
     state = request.app.state
-    serializer = getattr(state, "dashboard_serializer", None)
+    serializers = getattr(state, "dashboard_serializers", None)
+    if serializers is None:
+        serializers = state.dashboard_serializers = {}
+    serializer = serializers.get(purpose)
     if serializer is None:
         row = await state.db.fetchone("SELECT value FROM meta WHERE key = 'secret'")
         if row is None:  # pragma: no cover - the app writes it at start-up
             raise RuntimeError("server secret missing")
-        serializer = URLSafeTimedSerializer(row[0], salt=PURPOSE)
-        state.dashboard_serializer = serializer
+        serializer = serializers[purpose] = URLSafeTimedSerializer(row[0], salt=purpose)
     return serializer
 
 
@@ -621,15 +624,10 @@ async def login(request: Request) -> Response:
     response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_MAX_AGE, path="/", httponly=True, samesite="lax",
                         secure=secure)
     if device is None:
-        mark = _device_signer(await _serializer(request)).dumps({"s": shop.id, "d": secrets.token_urlsafe(12)})
+        mark = (await _serializer(request, DEVICE_PURPOSE)).dumps({"s": shop.id, "d": secrets.token_urlsafe(12)})
         response.set_cookie(DEVICE_COOKIE, mark, max_age=DEVICE_MAX_AGE, path="/dashboard/login", httponly=True,
                             samesite="strict", secure=secure)
     return response
-
-
-def _device_signer(serializer: URLSafeTimedSerializer) -> URLSafeTimedSerializer:
-    # The same secret under a purpose of its own: a session token is never a device cookie, nor back.
-    return URLSafeTimedSerializer(serializer.secret_key, salt=DEVICE_PURPOSE)
 
 
 async def _device(request: Request, shop_id: str) -> str | None:
@@ -638,7 +636,7 @@ async def _device(request: Request, shop_id: str) -> str | None:
     if not raw or len(raw) > 300:
         return None
     try:
-        data = _device_signer(await _serializer(request)).loads(raw, max_age=DEVICE_MAX_AGE)
+        data = (await _serializer(request, DEVICE_PURPOSE)).loads(raw, max_age=DEVICE_MAX_AGE)
     except (BadSignature, ValueError, TypeError):
         return None
     if not isinstance(data, dict) or data.get("s") != shop_id or not isinstance(data.get("d"), str):
