@@ -45,16 +45,16 @@ def checkout(rev: str | None, into: Path) -> Path:
 
 
 def load_bench(tree: Path, name: str) -> ModuleType:
-    """That tree's own bench/throughput.py, importing that tree's `server` package."""
+    """That tree's own bench/throughput.py, importing that tree's `cartback` package (in server/)."""
     spec = importlib.util.spec_from_file_location(name, tree / "bench" / "throughput.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    sys.path.insert(0, str(tree))
+    sys.path[:0] = [str(tree), str(tree / "server")]
     try:
         spec.loader.exec_module(module)
     finally:
-        sys.path.remove(str(tree))
+        del sys.path[:2]
     return module
 
 
@@ -66,7 +66,7 @@ class Side:
         db = workdir / "bench.db"
         # The database is created by the tree's own code in a process of its own: each side's schema
         # (migrations) is its own version's.
-        code = ("import random, sys; from pathlib import Path; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/bench']; "
+        code = ("import random, sys; from pathlib import Path; sys.path[:0] = [sys.argv[1] + '/server', sys.argv[1] + '/bench']; "
                 "import throughput as t; t.create_shop_and_catalog(Path(sys.argv[2]), t.make_catalog(random.Random(1)))")
         subprocess.run([sys.executable, "-c", code, str(tree), str(db)], check=True)
         rng = random.Random(1)

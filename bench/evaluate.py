@@ -10,7 +10,7 @@ clicks[t] is among its first 8 products in display order (HR@8; MRR@8 = mean 1/r
 DIGINETICA: sessions sorted by numeric id, the first 80% train, the rest test.
 
 Nothing here reimplements the recommender: a temporary SQLite database is created through
-`server.db.Database` (the same migrations), the products get catalog rows (name = id,
+`cartback.db.Database` (the same migrations), the products get catalog rows (name = id,
 url = http://shop.example/p/ID, so the block's "worth showing" rule accepts them), every click is
 written with `Database.write(ingest.apply_events, ...)` (which calls `recommend.learn`), and every
 block is `store.compute_sections(...)` with the shop's default settings (4 recently viewed, then
@@ -40,13 +40,14 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# The `cartback` package lives in server/ (the source folder): a checkout runs without an install.
+if str(REPO / "server") not in sys.path:
+    sys.path.insert(0, str(REPO / "server"))
 
-from server import ingest, recommend, store  # noqa: E402
-from server.db import Database  # noqa: E402
-from server.shops import create_shop, get_shop  # noqa: E402
-from server.validation import Event  # noqa: E402
+from cartback import ingest, recommend, store  # noqa: E402
+from cartback.db import Database  # noqa: E402
+from cartback.shops import create_shop, get_shop  # noqa: E402
+from cartback.validation import Event  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 K = 8

@@ -2,7 +2,7 @@
 
     python bench/throughput.py [--duration 10] [--connections 32] [--runs 3] [--profile DIR]
 
-One uvicorn process (uvloop + httptools, access log off) serves `server.app.create_app(...)`
+One uvicorn process (uvloop + httptools, access log off) serves `cartback.app.create_app(...)`
 pinned to CPU 0, with one extra route added only here: `GET /__bare` returning
 PlainTextResponse("ok"). `wrk` drives it from CPU 1. Each run measures, one after the other:
 
@@ -48,8 +48,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# The `cartback` package lives in server/ (the source folder): a checkout runs without an install.
+if str(REPO / "server") not in sys.path:
+    sys.path.insert(0, str(REPO / "server"))
 
 LUA = Path(__file__).resolve().parent / "throughput.lua"
 SHOP = "bench"
@@ -109,8 +110,8 @@ def serve_child(db_path: str, port: int) -> None:
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    from server.app import create_app
-    from server.config import Settings
+    from cartback.app import create_app
+    from cartback.config import Settings
 
     async def bare(request):
         return PlainTextResponse("ok")
@@ -261,8 +262,8 @@ def make_catalog(rng: random.Random) -> list[dict]:
 
 
 def create_shop_and_catalog(db_path: Path, products: list[dict]) -> None:
-    from server.db import connect_sync, transaction
-    from server.shops import create_shop
+    from cartback.db import connect_sync, transaction
+    from cartback.shops import create_shop
 
     def write(conn):
         # No holdout: every request of the block benchmark renders the block (a held-out visitor

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.db import connect_sync, transaction
-from server.shops import create_shop
+from cartback.db import connect_sync, transaction
+from cartback.shops import create_shop
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -45,7 +45,7 @@ def stop_process(proc: subprocess.Popen | None, kill: bool = False) -> None:
 
 
 class ServerProcess:
-    """`python -m server serve` on 127.0.0.1; stopped by the fixture that started it."""
+    """`python -m cartback serve` on 127.0.0.1; stopped by the fixture that started it."""
 
     def __init__(self, db_path: Path, *extra: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> None:
         self.db_path = db_path
@@ -61,7 +61,7 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "cartback", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--db", str(self.db_path), *self.extra],
             cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
@@ -82,11 +82,11 @@ class ServerProcess:
 
 
 class Demo:
-    """`python -m server demo` on ports the OS picks (0), read back from the banner it prints."""
+    """`python -m cartback demo` on ports the OS picks (0), read back from the banner it prints."""
 
     def __init__(self, db: Path, cwd: Path = REPO, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "demo", "--host", "127.0.0.1", "--port", "0", "--shop-port", "0",
+            [sys.executable, "-m", "cartback", "demo", "--host", "127.0.0.1", "--port", "0", "--shop-port", "0",
              "--db", str(db)],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.block import HistoryItem, build_sections
-from server.shops import DEFAULT_SETTINGS, merged_settings
+from cartback.block import HistoryItem, build_sections
+from cartback.shops import DEFAULT_SETTINGS, merged_settings
 
 
 def prod(pid: str, **kw) -> dict:

@@ -1,4 +1,4 @@
-"""The catalog import core (server/catalog.py): formats, validation, upserts, full feeds, limits, CLI."""
+"""The catalog import core (server/cartback/catalog.py): formats, validation, upserts, full feeds, limits, CLI."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from server import catalog
-from server.catalog import CatalogError, ImportResult, ProgressBar, cli_import, import_stream
-from server.db import connect_sync, transaction
-from server.shops import create_shop
+from cartback import catalog
+from cartback.catalog import CatalogError, ImportResult, ProgressBar, cli_import, import_stream
+from cartback.db import connect_sync, transaction
+from cartback.shops import create_shop
 
 DATA = Path(__file__).resolve().parent / "data" / "catalog"
 REPO = Path(__file__).resolve().parent.parent
@@ -715,8 +715,8 @@ def test_100k_csv_with_bounded_memory(conn, tmp_path):
 _XML_CHILD = textwrap.dedent("""
     import io, json, re, resource, sys, time
     sys.path.insert(0, sys.argv[1])
-    from server.db import connect_sync
-    from server.catalog import import_stream
+    from cartback.db import connect_sync
+    from cartback.catalog import import_stream
 
     def status(key):
         return int(re.search(key + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1)) * 1024
@@ -746,7 +746,7 @@ def test_100k_google_feed_with_bounded_memory(db_path, tmp_path):
     path = tmp_path / "big.xml"
     write_xml_feed(path, 100_000)
     size = path.stat().st_size
-    out = subprocess.run([sys.executable, "-c", _XML_CHILD, str(REPO), str(db_path), str(path)],
+    out = subprocess.run([sys.executable, "-c", _XML_CHILD, str(REPO / "server"), str(db_path), str(path)],
                          capture_output=True, text=True, timeout=800)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
@@ -789,7 +789,7 @@ def test_cli_errors(db_path, tmp_path, capsys):
 
 def test_cli_command_end_to_end(db_path):
     # The real command, as a merchant runs it (the lead's cli.py calls cli_import).
-    out = subprocess.run([sys.executable, "-m", "server", "catalog", "import", "demo", str(DATA / "google_rss.xml"),
+    out = subprocess.run([sys.executable, "-m", "cartback", "catalog", "import", "demo", str(DATA / "google_rss.xml"),
                           "--db", str(db_path)], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 3, out.stderr
     assert "2 created" in out.stdout and "line 34 (id kestane-460)" in out.stdout
@@ -813,7 +813,7 @@ def test_progress_bar_on_a_terminal(db_path, tmp_path):
     pty = pytest.importorskip("pty")
     feed = tmp_path / "feed.csv"
     write_csv_feed(feed, 3000)
-    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from server.catalog import cli_import; "
+    code = (f"import sys; sys.path.insert(0, {str(REPO / 'server')!r}); from cartback.catalog import cli_import; "
             f"sys.exit(cli_import({str(db_path)!r}, 'demo', {str(feed)!r}, None, False))")
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=slave, text=True)

@@ -309,7 +309,7 @@ def test_a_cli_import_in_another_process_shows_within_half_a_second(api, cartbac
     assert shown() == ["honey", "pine"]  # both details now in the server's cache
     feed = tmp_path / "feed.csv"
     feed.write_text(body.replace(f"{ORIGIN}/p/pine,in stock", f"{ORIGIN}/p/pine,out of stock"), encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "server", "catalog", "import", shop.id, str(feed),
+    out = subprocess.run([sys.executable, "-m", "cartback", "catalog", "import", shop.id, str(feed),
                           "--db", str(cartback_server.db_path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     deadline = time.monotonic() + 2.0

@@ -10,7 +10,7 @@ from tests.conftest import REPO
 
 
 def cartback(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cartback", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
 
 

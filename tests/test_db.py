@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from server.db import Database, connect_sync
-from server.migrations import STEPS, migrate
+from cartback.db import Database, connect_sync
+from cartback.migrations import STEPS, migrate
 from tests.conftest import ServerProcess, add_shop
 
 
@@ -80,13 +80,13 @@ def test_group_commit_isolates_a_failing_call(tmp_path):
 def test_a_call_failing_inside_a_batch_is_undone_alone_and_the_others_learn_once(tmp_path):
     # The writer runs a batch without a savepoint per call and, when one raises, runs it again
     # with savepoints: the others still commit, and what they taught the recommender counts once.
-    from server.ingest import apply_events
-    from server.shops import create_shop
-    from server.validation import Event
+    from cartback.ingest import apply_events
+    from cartback.shops import create_shop
+    from cartback.validation import Event
 
     path = str(tmp_path / "batch.db")
     setup = connect_sync(path)
-    from server.db import transaction
+    from cartback.db import transaction
     transaction(setup, create_shop, "s1", ["http://shop.test"])
     setup.close()
     views = [Event(type="view", product_id=pid, ts=1_700_000_000.0 + n) for n, pid in enumerate(["a", "b"])]
@@ -168,7 +168,7 @@ def test_inline_reads_see_every_commit_of_this_process_at_once(tmp_path):
 
 
 def test_inline_reads_see_another_process_within_the_snapshot_age(tmp_path):
-    from server import db as db_module
+    from cartback import db as db_module
 
     async def scenario():
         db = Database(str(tmp_path / "o.db"))
@@ -190,7 +190,7 @@ def test_inline_reads_see_another_process_within_the_snapshot_age(tmp_path):
 
 
 def test_an_idle_inline_reader_lets_checkpoints_empty_the_wal(tmp_path):
-    from server import db as db_module
+    from cartback import db as db_module
 
     async def scenario():
         db = Database(str(tmp_path / "w.db"))

@@ -13,7 +13,7 @@ import socket
 import pytest
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from server.http import query_params, scope_headers, send_json, send_response
+from cartback.http import query_params, scope_headers, send_json, send_response
 
 ORIGIN = "http://shop.test"
 
@@ -220,8 +220,8 @@ def test_headers_and_query_parse_as_starlettes_request():
 def test_the_bot_filter_matches_as_the_case_insensitive_pattern_did():
     import re
 
-    from server.config import Settings
-    from server.http import BOT_UA, is_bot_agent
+    from cartback.config import Settings
+    from cartback.http import BOT_UA, is_bot_agent
 
     before = re.compile(BOT_UA.pattern, re.IGNORECASE)
     settings = Settings()
@@ -242,14 +242,14 @@ def test_the_bot_filter_matches_as_the_case_insensitive_pattern_did():
 def test_query_parameters_read_as_parse_qsl_reads_them(query):
     from urllib.parse import parse_qsl
 
-    from server.http import query_params
+    from cartback.http import query_params
 
     assert query_params({"query_string": query.encode()}) == dict(parse_qsl(query, keep_blank_values=True))
 
 
 def test_hot_routes_answer_errors_like_the_app_and_leave_everything_else_to_it():
-    from server.app import HotRoutes
-    from server.errors import ApiError
+    from cartback.app import HotRoutes
+    from cartback.errors import ApiError
 
     async def failing(scope, receive, send):
         scope.setdefault("state", {})["cors_headers"] = {"access-control-allow-origin": ORIGIN, "vary": "Origin"}
@@ -287,9 +287,9 @@ def test_the_snippet_handler_answers_as_the_starlette_route(headers):
     # /snippet.js is dispatched by HotRoutes to a raw handler; the router's Route stays for the rest.
     from starlette.requests import Request
 
-    from server.config import Settings
-    from server.endpoints.assets import snippet, snippet_js, snippet_responses
-    from server.snippet import Snippet
+    from cartback.config import Settings
+    from cartback.endpoints.assets import snippet, snippet_js, snippet_responses
+    from cartback.snippet import Snippet
 
     class App:
         class state:
@@ -319,8 +319,8 @@ def test_head_and_other_methods_of_the_snippet(cartback_server):
 
 
 def test_the_registry_answers_fresh_shops_without_a_query_and_asks_again_after_a_change(tmp_path):
-    from server.db import connect_sync, transaction
-    from server.shops import ShopRegistry, create_shop, get_shop
+    from cartback.db import connect_sync, transaction
+    from cartback.shops import ShopRegistry, create_shop, get_shop
 
     conn = connect_sync(str(tmp_path / "shops.db"))
     transaction(conn, create_shop, "honey", [ORIGIN])
@@ -346,7 +346,7 @@ def test_the_registry_answers_fresh_shops_without_a_query_and_asks_again_after_a
 def test_block_ids_sort_by_time_and_do_not_repeat_across_random_refills():
     import time
 
-    from server.endpoints.empty_cart import _RandomBytes, new_block_id
+    from cartback.endpoints.empty_cart import _RandomBytes, new_block_id
 
     small = _RandomBytes(chunk=12)  # a refill every two takes
     assert len({small.take(6) for _ in range(1000)}) == 1000
@@ -358,7 +358,7 @@ def test_block_ids_sort_by_time_and_do_not_repeat_across_random_refills():
 
 
 def test_an_unexpected_error_in_a_hot_handler_gets_the_apps_500_and_reaches_the_server(caplog):
-    from server.app import HotRoutes
+    from cartback.app import HotRoutes
 
     async def broken(scope, receive, send):
         raise KeyError("boom")

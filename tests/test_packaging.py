@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.snippet import Snippet
+from cartback.snippet import Snippet
 from tests.conftest import REPO, Demo, ServerProcess
 
 SHIPPED = ("server", "snippet", "static", "demo_site")
@@ -44,14 +44,17 @@ def wheel_env(site: Path) -> dict[str, str]:
 
 
 def test_the_wheel_holds_every_module_and_served_file(unpacked_wheel):
-    package = unpacked_wheel / "server"
-    for module in sorted((REPO / "server").rglob("*.py")):
-        assert (package / module.relative_to(REPO / "server")).is_file(), module
+    package = unpacked_wheel / "cartback"
+    source = REPO / "server" / "cartback"
+    for module in sorted(source.rglob("*.py")):
+        assert (package / module.relative_to(source)).is_file(), module
+    # The import package is cartback alone: nothing may claim a top-level `server` module.
+    assert not (unpacked_wheel / "server").exists()
     for folder in SHIPPED[1:]:
         for f in (REPO / folder).rglob("*"):
             if f.is_file() and "__pycache__" not in f.parts:
                 assert (package / "_assets" / f.relative_to(REPO)).is_file(), f
-    where = subprocess.run([sys.executable, "-c", "import server; print(server.__file__)"], cwd=unpacked_wheel.parent,
+    where = subprocess.run([sys.executable, "-c", "import cartback; print(cartback.__file__)"], cwd=unpacked_wheel.parent,
                            env=wheel_env(unpacked_wheel), capture_output=True, text=True, timeout=60)
     assert Path(where.stdout.strip()).is_relative_to(unpacked_wheel)
 
@@ -83,6 +86,6 @@ def test_the_installed_demo_shows_the_shop_and_its_images(unpacked_wheel, tmp_pa
 
 
 def test_the_offline_evaluation_says_it_needs_a_checkout(unpacked_wheel, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "server", "evaluate"], cwd=tmp_path, env=wheel_env(unpacked_wheel),
+    run = subprocess.run([sys.executable, "-m", "cartback", "evaluate"], cwd=tmp_path, env=wheel_env(unpacked_wheel),
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "source checkout" in run.stderr and "Traceback" not in run.stderr

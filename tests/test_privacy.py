@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from tests.test_api_events import product, track
-from server.db import connect_sync
-from server.privacy import run_retention
-from server.stats import in_control_group
+from cartback.db import connect_sync
+from cartback.privacy import run_retention
+from cartback.stats import in_control_group
 from tests.test_report import (DAY, SECTIONS_NO_SIMILAR, Client, add, at, catalog_rows, click, empty_cart,
                                impression, purchase, today, view)
 
@@ -162,8 +162,8 @@ def test_global_privacy_control_stores_nothing(api, make_shop, cartback_server):
 def set_retention(db_path, shop_id: str, days: int) -> None:
     """Retention is switched on only once the test data is in place, so the server's own daily run
     (a minute after it starts) never rolls up a day the test is still writing."""
-    from server.db import transaction
-    from server.shops import update_settings
+    from cartback.db import transaction
+    from cartback.shops import update_settings
 
     conn = connect_sync(str(db_path))
     transaction(conn, update_settings, shop_id, {"retention_days": days})

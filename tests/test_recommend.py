@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from server import recommend, store
-from server.db import connect_sync, transaction
-from server.ingest import apply_events
-from server.shops import create_shop, merged_settings
-from server.validation import Event
+from cartback import recommend, store
+from cartback.db import connect_sync, transaction
+from cartback.ingest import apply_events
+from cartback.shops import create_shop, merged_settings
+from cartback.validation import Event
 from tests.conftest import UNIT_SHOP
 
 SHOP = UNIT_SHOP
@@ -234,8 +234,8 @@ def test_block_shows_learned_neighbours_after_recently_viewed(conn):
 
 
 def test_products_entering_the_cart_by_snapshot_are_learned(tmp_path):
-    from server.ingest import apply_events
-    from server.validation import Event
+    from cartback.ingest import apply_events
+    from cartback.validation import Event
 
     c = connect_sync(str(tmp_path / "snap.db"))
     transaction(c, create_shop, SHOP, ["http://shop.test"])
@@ -258,7 +258,7 @@ def _views_of(vid_products: list[str]) -> list[Event]:
 
 
 def test_the_server_serves_what_it_learned_at_once_and_keeps_it_across_a_restart(tmp_path):
-    from server.db import Database
+    from cartback.db import Database
 
     path = str(tmp_path / "model.db")
     setup = connect_sync(path)
@@ -294,7 +294,7 @@ def test_the_server_serves_what_it_learned_at_once_and_keeps_it_across_a_restart
 
 
 def test_a_quiet_writer_checkpoints_on_its_own(tmp_path):
-    from server.db import Database
+    from cartback.db import Database
 
     path = str(tmp_path / "quiet.db")
     setup = connect_sync(path)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.block import Section
-from server.render import Renderer, format_price
+from cartback.block import Section
+from cartback.render import Renderer, format_price
 
 
 def test_prices_follow_the_locale():
@@ -50,8 +50,8 @@ def _plain_render(r: Renderer, shop: str, name: str, **variables) -> str:
 def test_the_block_is_what_jinjas_own_render_gives(tmp_path):
     from markupsafe import Markup
 
-    from server import i18n
-    from server.render import RenderedSection
+    from cartback import i18n
+    from cartback.render import RenderedSection
 
     r = Renderer()
     p = {"id": "a", "name": "Çam balı <b>", "url": "https://s/a", "image": "https://s/a.jpg", "price": 249.9,

@@ -17,8 +17,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from server.report import parse_period
-from server.stats import Sample, in_control_group, two_proportions, welch
+from cartback.report import parse_period
+from cartback.stats import Sample, in_control_group, two_proportions, welch
 from tests.conftest import REPO
 from tests.test_api_events import ORIGIN
 
@@ -309,7 +309,7 @@ def test_the_csv_export_has_one_row_per_scope(scripted):
 def test_the_terminal_table(scripted, cartback_server):
     cb, d, _ = scripted
     end = d + timedelta(days=10)
-    out = subprocess.run([sys.executable, "-m", "server", "report", cb.shop.id, "--db", str(cartback_server.db_path),
+    out = subprocess.run([sys.executable, "-m", "cartback", "report", cb.shop.id, "--db", str(cartback_server.db_path),
                           "--from", d.isoformat(), "--to", end.isoformat()],
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -329,12 +329,12 @@ def test_the_terminal_table(scripted, cartback_server):
     assert "not yet" in text or "holdout is off" in text
     assert f"{(d + timedelta(days=1)).isoformat()}" in text  # the daily series
 
-    as_csv = subprocess.run([sys.executable, "-m", "server", "report", cb.shop.id, "--db",
+    as_csv = subprocess.run([sys.executable, "-m", "cartback", "report", cb.shop.id, "--db",
                              str(cartback_server.db_path), "--from", d.isoformat(), "--to", end.isoformat(), "--csv"],
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert as_csv.stdout.replace("\r\n", "\n") == cb.report_response(d, end, format="csv").text.replace("\r\n", "\n")
 
-    bad = subprocess.run([sys.executable, "-m", "server", "report", cb.shop.id, "--db", str(cartback_server.db_path),
+    bad = subprocess.run([sys.executable, "-m", "cartback", "report", cb.shop.id, "--db", str(cartback_server.db_path),
                           "--from", "yesterday"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "from:" in bad.stderr
 
@@ -467,7 +467,7 @@ def test_default_period_is_the_last_90_days():
 
 
 def test_report_queries_use_indexes(cartback_server):
-    from server.report import (_BLOCKS_SQL, _CLICKS_SQL, _COHORT_SQL, _IMPRESSIONS_SQL, _PURCHASES_SQL,
+    from cartback.report import (_BLOCKS_SQL, _CLICKS_SQL, _COHORT_SQL, _IMPRESSIONS_SQL, _PURCHASES_SQL,
                                _SEEN_BEFORE_SQL)
 
     conn = sqlite3.connect(cartback_server.db_path)

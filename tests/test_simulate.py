@@ -1,4 +1,4 @@
-"""server/simulate.py: simulated shoppers through the real HTTP API of a running server."""
+"""server/cartback/simulate.py: simulated shoppers through the real HTTP API of a running server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from server import simulate
+from cartback import simulate
 from tests.conftest import add_shop, put_products
 
 ORIGIN = "http://sim-shop.test"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 
-from server.config import Settings
-from server.snippet import Snippet
+from cartback.config import Settings
+from cartback.snippet import Snippet
 
 BUDGET = 2500
 

@@ -1,4 +1,4 @@
-"""server/stats.py against values computed independently: statistical tables, a textbook
+"""server/cartback/stats.py against values computed independently: statistical tables, a textbook
 two-proportion example and a Welch interval worked by hand."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from server.stats import Sample, in_control_group, t_cdf, t_ppf, two_proportions, welch, welch_df
+from cartback.stats import Sample, in_control_group, t_cdf, t_ppf, two_proportions, welch, welch_df
 
 
 @pytest.mark.parametrize("p, df, expected", [

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from server import store
-from server.db import transaction
-from server.ingest import apply_events
-from server.validation import Event
+from cartback import store
+from cartback.db import transaction
+from cartback.ingest import apply_events
+from cartback.validation import Event
 from tests.conftest import UNIT_SHOP
 
 SHOP = UNIT_SHOP

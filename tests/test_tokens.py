@@ -1,6 +1,6 @@
 import pytest
 
-from server.tokens import VisitorTokens
+from cartback.tokens import VisitorTokens
 
 
 def test_tokens_are_bound_to_shop_and_secret():
@@ -108,7 +108,7 @@ def test_tampered_tokens_fail_here_as_they_do_in_itsdangerous():
 
 
 def test_a_fresh_token_comes_back_as_it_was_and_a_day_old_one_is_renewed():
-    from server.tokens import RENEW_AFTER
+    from cartback.tokens import RENEW_AFTER
 
     tokens = VisitorTokens("s3cret", 30 * 86400)
     fresh = _itsdangerous("s3cret", "honey", 60).sign("v1").decode()
@@ -124,7 +124,7 @@ def test_a_token_verified_before_answers_the_same_later(monkeypatch):
     # Verified tokens are remembered; the age limit, the shop and the exact bytes still decide.
     import time
 
-    from server import tokens as module
+    from cartback import tokens as module
 
     tokens = VisitorTokens("s3cret", 3600)
     token = tokens.sign("honey", "visitor-1")

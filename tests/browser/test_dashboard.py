@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from server import simulate
+from cartback import simulate
 from tests.conftest import REPO, add_shop, put_products
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -317,7 +317,7 @@ def test_strict_csp_no_inline_script_and_no_console_errors(page, cartback_server
 
 
 def test_period_presets_ranges_and_bad_input():
-    from server.endpoints.dashboard import period_of
+    from cartback.endpoints.dashboard import period_of
 
     day = dt.date(2026, 11, 23)
     p = period_of({}, day)
@@ -332,7 +332,7 @@ def test_period_presets_ranges_and_bad_input():
 
 
 def test_plain_word_verdicts():
-    from server.endpoints.dashboard import _verdict
+    from cartback.endpoints.dashboard import _verdict
 
     def holdout(conv, rpv=(-1.0, 1.0)):
         return {"share": 0.1,
@@ -350,7 +350,7 @@ def test_plain_word_verdicts():
 
 
 def test_numbers_in_each_language():
-    from server.endpoints.dashboard import Fmt
+    from cartback.endpoints.dashboard import Fmt
 
     tr, en = Fmt("tr", "TRY"), Fmt("en", "TRY")
     assert (tr.num(35412), en.num(35412)) == ("35.412", "35,412")

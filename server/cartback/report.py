@@ -3,7 +3,7 @@ holdout comparison and a daily series; as JSON, CSV and a terminal table.
 
 One synchronous implementation over a `sqlite3` connection serves the HTTP endpoint (run in a
 worker thread on its own read-only connection, so a large report never stalls the event loop),
-the CLI, and the retention roll-up (server/privacy.py, in the writer's transaction).
+the CLI, and the retention roll-up (server/cartback/privacy.py, in the writer's transaction).
 
 How each figure is dated, so that every count is a sum over days (what lets retention roll finished
 days into `daily_counts` without changing the totals):

@@ -1,7 +1,7 @@
 """PUT /v1/shops/{shop}/catalog: a merchant uploads products (CSV, JSON lines, Google Merchant XML).
 
 The body is streamed to a spooled temporary file (memory up to SPOOL_IN_MEMORY, then disk; 413
-past the limit), then parsed in a worker thread by `server.catalog.import_stream`, which writes
+past the limit), then parsed in a worker thread by `cartback.catalog.import_stream`, which writes
 each chunk of rows through the shared writer (`Database.write`), so browser events keep flowing
 between chunks. One import per shop at a time (a second one gets 429 while the first runs).
 """

@@ -2,7 +2,7 @@
 
 Erase (`DELETE /v1/shops/{shop}/visitors/{vid}`), in one transaction:
 - deleted: every event the report does not count (add, remove, cart, favorite, unfavorite; views
-  are not logged as events, server/ingest.py), the visitor's `visitor_items`, and rows with their
+  are not logged as events, server/cartback/ingest.py), the visitor's `visitor_items`, and rows with their
   id in any other table with `shop` and `vid` columns (tables added later, e.g. by the recommender,
   are covered without changes here);
 - kept for the report, under one fresh random id (`erased-…`, per erase, unrelated to the old id,
@@ -24,7 +24,7 @@ Retention (`settings.retention_days`, default 395), run once a day by the server
 the CLI or a cron job may call it too):
 - raw rows older than the period are deleted: events and blocks by their time, visitor_items by
   their last activity, visitor rows by last_seen;
-- before that, each finished day is rolled up into `daily_counts` (server/report.py reads those
+- before that, each finished day is rolled up into `daily_counts` (server/cartback/report.py reads those
   days from there, so the report's figures do not change). Days are rolled up a little ahead of
   deletion, up to attribution window + 1 day past the cut-off, so that a day still held raw never
   depends on deleted rows (a purchase's click, a block's earlier impression);

@@ -185,7 +185,7 @@ def _apply(conn: sqlite3.Connection, shop: str, vid: str, events: list[Event], n
             duplicates += 1
     if not new_visitor and events and not memo.seen_recently(shop, vid, now):
         # An upsert, not an update: a valid token whose visitor was erased or aged out by retention
-        # starts a fresh, empty visitor row (server/privacy.py forgets the memo on erasure).
+        # starts a fresh, empty visitor row (server/cartback/privacy.py forgets the memo on erasure).
         conn.execute(_TOUCH_VISITOR, (shop, vid, now, now))
     return Applied(accepted=len(events) - duplicates, duplicates=duplicates, products_changed=products_changed)
 

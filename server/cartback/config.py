@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 _PACKAGED = Path(__file__).resolve().parent / "_assets"
 
 
 def asset_dir(name: str) -> Path:
     """`snippet`, `static` or `demo_site`: at the top of a source checkout (an editable install
-    runs from there); a wheel carries them inside the package, as server/_assets/<name>
+    runs from there); a wheel carries them inside the package, as server/cartback/_assets/<name>
     (pyproject.toml maps them)."""
     packaged = _PACKAGED / name
     return packaged if packaged.is_dir() else REPO_ROOT / name

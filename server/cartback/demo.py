@@ -73,7 +73,7 @@ def expand_urls(products: Iterable[dict[str, Any]], origin: str) -> list[dict[st
 
 def import_catalog(conn: sqlite3.Connection, shop: str, products: list[dict[str, Any]]) -> int:
     """Import the demo products as the shop's catalog, through the merchant's import path
-    (`server.catalog.import_stream`, JSON lines, full feed: a product dropped from the file becomes
+    (`cartback.catalog.import_stream`, JSON lines, full feed: a product dropped from the file becomes
     unavailable). Returns the number of products imported."""
     from .catalog import import_stream
 

@@ -1,6 +1,6 @@
 """Simulated shoppers for the demo shop, sent through the real HTTP API.
 
-`cartback demo --simulate` (or `python -m server.simulate`) fills a shop with a quarter of
+`cartback demo --simulate` (or `python -m cartback.simulate`) fills a shop with a quarter of
 traffic so the dashboard has something realistic to show. Nothing is written to the database
 directly: every visitor talks to a running widget server the way the snippet would, and the
 shop's API key (`Authorization: Bearer …`) makes the server trust each event's past `ts`.
@@ -476,7 +476,7 @@ def start_in_background(widget_url: str, shop: str, api_key: str | None, *, days
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m server.simulate", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m cartback.simulate", description=__doc__.split("\n\n")[0])
     p.add_argument("--url", default="http://127.0.0.1:8000", help="widget server; default %(default)s")
     p.add_argument("--shop", default="demo")
     p.add_argument("--key", required=True, help="the shop's API key")

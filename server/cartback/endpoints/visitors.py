@@ -1,4 +1,4 @@
-"""GET / DELETE /v1/shops/{shop}/visitors/{vid}: export or erase one visitor (server/privacy.py).
+"""GET / DELETE /v1/shops/{shop}/visitors/{vid}: export or erase one visitor (server/cartback/privacy.py).
 
 `{vid}` is the raw visitor id or the visitor's signed token (as the snippet stores it). A token
 past its age limit still names its visitor here; a token with a bad signature is refused.

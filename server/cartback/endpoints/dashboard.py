@@ -5,7 +5,7 @@ expiring session cookie (itsdangerous, salt `cartback.dashboard`, HttpOnly, Same
 the key. The session carries a fingerprint of the key's hash, so a new key ends old sessions.
 
 Pages are rendered on the server (Jinja2, autoescaped) with the figures of
-`server.report.report_json` and hand-drawn SVG charts; the only script is a static file that adds
+`cartback.report.report_json` and hand-drawn SVG charts; the only script is a static file that adds
 tooltips. The pages send a strict Content-Security-Policy (no inline scripts or styles).
 """
 

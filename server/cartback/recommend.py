@@ -25,7 +25,7 @@ Serving (`similar_products`): the visitor's HISTORY most recent products vote fo
 neighbours (at most HISTORY x PRUNE_AT, from memory), each neighbour's score normalised by its
 source's total (a product with many neighbours does not drown one with few) and weighted by
 recency position 1/(p+1)^2 (the last product counts most) and by the strongest signal the visitor
-gave that product. The best candidates' details come from the product cache (server/products.py;
+gave that product. The best candidates' details come from the product cache (server/cartback/products.py;
 only showable ones are offered); one query reads the fills, only when the neighbours run short.
 The second signal, category: a candidate in
 the categories of the visitor's recent products counts up to CATEGORY_BOOST more, and the most
@@ -138,9 +138,9 @@ class Model:
     microseconds they read. A shop's lists are loaded from `rec_neighbours` the first time the shop
     is used. `flush(conn)` writes the lists that changed since the last flush, and the popularity
     earned, inside the caller's transaction: the server's writer writes the popularity whenever it
-    runs out of work and at least every `server.db.POPULARITY_INTERVAL` seconds (the fills read it
-    in SQL), and the lists at most every `server.db.FLUSH_INTERVAL` seconds (5) and on shut-down;
-    `server.db.transaction()` (CLI, demo) writes both before each COMMIT. A flush whose
+    runs out of work and at least every `cartback.db.POPULARITY_INTERVAL` seconds (the fills read it
+    in SQL), and the lists at most every `cartback.db.FLUSH_INTERVAL` seconds (5) and on shut-down;
+    `cartback.db.transaction()` (CLI, demo) writes both before each COMMIT. A flush whose
     transaction rolls back is written again (`rolled_back`). What a crash can cost is the learning
     of the last flush interval, never an event: the model is a statistic over the events, which
     are committed before they are acknowledged. One process per database file (the server's own
@@ -157,7 +157,7 @@ class Model:
         # Per product, what it hands out when it votes: its VOTE_WITH strongest neighbours, each
         # as its share of the whole list's score. Made on first use, dropped when the list grows.
         self._votes: dict[tuple[str, str], tuple[tuple[str, float], ...]] = {}
-        # Off while the writer replays calls that already learned once (server.db, _run_items).
+        # Off while the writer replays calls that already learned once (cartback.db, _run_items).
         self.learning = True
         # What flush() wrote in the open transaction: put back to be written again if it rolls back.
         self._unconfirmed: list[tuple[list[tuple[str, str]], list[tuple[str, str, float]]]] = []
@@ -348,7 +348,7 @@ def model_of(conn: Any) -> Model:
     """The model a connection learns into (db.connect_sync and Database give every connection one)."""
     model = getattr(conn, "model", None)
     if model is None:
-        raise RuntimeError("this connection has no recommender model; open it with server.db.connect_sync")
+        raise RuntimeError("this connection has no recommender model; open it with cartback.db.connect_sync")
     return model
 
 
