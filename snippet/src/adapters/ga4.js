@@ -1,9 +1,9 @@
 /* Adapter for any shop tagged for GA4 e-commerce, whatever its platform: views, cart adds and
- * removes, wishlist adds and purchases from the shop's own `dataLayer` (ga4-reader.js).
+ * removes, wishlist adds and purchases from the shop's own `dataLayer` (shared/ga4.js).
  * No restore: GA4 knows nothing of the shop's cart API (such a shop can set restore_url). */
 
-import { start } from './lib.js';
-import { dataLayer, item, viewItem, wishlist, purchase } from './ga4-reader.js';
+import { start } from './shared/lib.js';
+import { dataLayer, item, viewItem, wishlist, purchase } from './shared/ga4.js';
 
 start(cb => dataLayer({
   view_item: viewItem(cb),

@@ -7,7 +7,7 @@
  * DefaultItem.php) holds items[].product_id, product_sku, qty, product_price_value, product_name,
  * product_url, product_image.src; the `wishlist` section (Wishlist/CustomerData/Wishlist.php, 2.4)
  * the newest wishlist items with product_id and product_sku. Both are read at load from storage
- * and again from every section load response; lib.js's tracker turns cart changes into events.
+ * and again from every section load response; shared/lib.js's tracker turns cart changes into events.
  * The wishlist section lists only the newest three, so a product leaving it is no unfavourite.
  *
  * id_field: sku takes product_sku, otherwise product_id, which is also the handle to put the
@@ -19,7 +19,7 @@
  * what it holds is what was added. The POSTs change the private_content_version cookie, which
  * makes customer-data.js reload every section on the next page. */
 
-import { W, start, watchFetch, watchXHR, tracker, post, cookie } from './lib.js';
+import { W, start, watchFetch, watchXHR, tracker, post, cookie } from './shared/lib.js';
 
 start((cb, cfg) => {
   var sku = cfg.id_field == 'sku', track = tracker(cb), base = W.BASE_URL || '/',

@@ -6,7 +6,7 @@
  * `prestashop.emit('updateCart', {reason, resp})`: themes/_core/js/cart.js and the classic theme's
  * themes/classic/_dev/js/cart.js put the new cart in reason.cart / resp.cart after an add (the JSON
  * of controllers/front/CartController.php, displayAjaxUpdate). The cart at load and each such cart
- * go through lib.js's tracker; an event without a cart (a line deleted on the cart page: reason is
+ * go through shared/lib.js's tracker; an event without a cart (a line deleted on the cart page: reason is
  * the link's dataset) still names the product.
  *
  * id_field: product takes id_product, sku the reference, variant the "id_product:id_product_attribute"
@@ -16,8 +16,8 @@
  * id_product_attribute, qty and token=prestashop.static_token, one product a request; the JSON
  * answer says success, or hasError (out of stock, no longer sold). */
 
-import { W, start, tracker, oneByOne, safe, ready, post } from './lib.js';
-import { dataLayer, wishlist, purchase } from './ga4-reader.js';
+import { W, start, tracker, oneByOne, safe, ready, post } from './shared/lib.js';
+import { dataLayer, wishlist, purchase } from './shared/ga4.js';
 
 start((cb, cfg) => {
   var P = W.prestashop, f = cfg.id_field, track = tracker(cb),

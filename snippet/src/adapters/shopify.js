@@ -5,7 +5,7 @@
  * set in layout/theme.liquid) and assets/cart.js posts JSON to `cart_change_url`; other themes
  * call the .js forms of the same routes, by fetch or by jQuery's XHR. Rather than parse each
  * request, every successful one triggers a read of GET /cart.js, the cart as Shopify holds it,
- * and lib.js's tracker turns the differences since the previous read into add and remove events.
+ * and shared/lib.js's tracker turns the differences since the previous read into add and remove events.
  * The same read at load reports the cart as it is (an empty one included).
  *
  * /cart.js items: variant_id, product_id, sku, quantity, price in cents, product_title, url
@@ -16,8 +16,8 @@
  * request (422) when any line cannot be added (sold out, not enough stock), so then each item is
  * tried alone to learn which ones failed. */
 
-import { W, noop, start, watchFetch, watchXHR, tracker, oneByOne, abs, post } from './lib.js';
-import { dataLayer, wishlist } from './ga4-reader.js';
+import { W, noop, start, watchFetch, watchXHR, tracker, oneByOne, abs, post } from './shared/lib.js';
+import { dataLayer, wishlist } from './shared/ga4.js';
 
 start((cb, cfg) => {
   var S = W.Shopify, root = S && S.routes && S.routes.root || '/',

@@ -9,7 +9,7 @@
  * prices.price in minor units with prices.currency_minor_unit. Every Store API response the page
  * gets is read; the adapter GETs the cart itself at load on pages with blocks or the cart, and
  * after each classic event, so both kinds of theme end in the same cart read, whose differences
- * lib.js's tracker reports. Those responses also carry the `Nonce` and `Cart-Token` headers a
+ * shared/lib.js's tracker reports. Those responses also carry the `Nonce` and `Cart-Token` headers a
  * Store API write needs.
  *
  * id_field: sku takes the SKU, otherwise the item's id (for a variation the variation's id: the
@@ -19,7 +19,7 @@
  * line at a time; where there is no Store API (404: WooCommerce from before the blocks were in
  * core), the classic `?wc-ajax=add_to_cart` with product_id and quantity. */
 
-import { W, D, start, watchFetch, tracker, oneByOne, safe, ready, post } from './lib.js';
+import { W, D, start, watchFetch, tracker, oneByOne, safe, ready, post } from './shared/lib.js';
 
 start((cb, cfg) => {
   var sku = cfg.id_field == 'sku', track = tracker(cb),
