@@ -5,7 +5,9 @@ Each test module gives the platform's routes: `api(site, request) -> (status, bo
 The cart lives in `site.cart` (whatever shape the platform needs); `site.requests` logs every API
 call the browser made ((method, path, query, body, headers)), so tests can assert what a restore
 posted. Pages are templates as in conftest.render_page, plus `{{!state}}`: the site's
-`page_state()` JSON (the platform's cart as the page would embed it).
+`page_state()` JSON (the platform's cart as the page would embed it). pages/platforms/vendor/
+holds jQuery 3.6.1 (MIT, as Debian's libjs-jquery ships it): WooCommerce, Magento and PrestaShop
+themes run on it, and the adapters must work with the real thing.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def _handler(site: Site):
                 return self._page(parts.path, request.query)
             if parts.path.startswith("/img/"):
                 return self._send(200, (PAGES / "img" / "product.svg").read_bytes(), {"Content-Type": "image/svg+xml"})
+            if parts.path.startswith("/vendor/"):  # the platforms' own libraries (jQuery)
+                return self._send(200, (PLATFORM_PAGES / parts.path.lstrip("/")).read_bytes(),
+                                  {"Content-Type": "text/javascript"})
             with site.lock:
                 site.requests.append(request)
                 answer = site.api(site, request)
@@ -151,11 +156,12 @@ class Flow:
         self.make_shop, self.seed_catalog, self.platform, self.products = make_shop, seed_catalog, platform, products
         self.shop = None
 
-    def make(self, **settings):
-        """The shop names its platform (and maybe an id_field); its catalog is imported as usual."""
+    def make(self, catalog_id=lambda pid: pid, **settings):
+        """The shop names its platform (and maybe an id_field); its catalog, imported as usual, is
+        keyed by catalog_id(product id) (a SKU for id_field=sku)."""
         self.shop = self.make_shop(origins=[self.site.url], locale="en", settings={"platform": self.platform, **settings})
         self.seed_catalog(self.shop, [
-            {"id": pid, "name": name, "price": price, "currency": "TRY", "url": f"{self.site.url}/products/{pid}",
+            {"id": catalog_id(pid), "name": name, "price": price, "currency": "TRY", "url": f"{self.site.url}/products/{pid}",
              "image": f"{self.site.url}/img/{pid}.svg", "in_stock": True}
             for pid, (name, price) in self.products.items()])
         return self.shop
@@ -176,3 +182,13 @@ class Flow:
     def section_ids(self, key: str) -> list[str]:
         return self.page.locator(f'{self.BLOCK} [data-section="{key}"] [data-cartback-product]').evaluate_all(
             "cards => cards.map(c => c.dataset.cartbackProduct)")
+
+    def sent(self) -> None:
+        """Every event POST so far answered: a first visitor's token arrives with the first answer,
+        and leaving the page before it would make the next page a stranger's."""
+        self.traffic.wait(lambda: all(self.traffic.finished(r) for r in self.traffic.posts()), what="events sent")
+
+    def goto(self, name: str, /, **params) -> None:
+        """Go to another page of the shop, as a visitor would, once what this page sent has arrived."""
+        self.sent()
+        self.page.goto(self.url(name, **params))

@@ -68,23 +68,23 @@ def shop(page, traffic, cartback_server, make_shop, seed_catalog):
         yield flow
 
 
-def product_page(shop: Flow, pid: str, qty: int = 1) -> str:
+def product_page(shop: Flow, pid: str, qty: int = 1) -> None:
     variant, name, cents = PRODUCTS[pid]
-    return shop.url("shopify-product.html", id=pid, variant=str(variant), name=name, price=str(cents / 100),
+    shop.goto("shopify-product.html", id=pid, variant=str(variant), name=name, price=str(cents / 100),
                     qty=str(qty), url=f"{shop.site.url}/products/{pid}", image=f"{shop.site.url}/img/{pid}.svg")
 
 
 def add_through_the_theme(shop: Flow, pid: str, qty: int) -> None:
-    shop.page.goto(product_page(shop, pid, qty))
+    product_page(shop, pid, qty)
     shop.page.click("button[name=add]")
     shop.page.wait_for_selector("#added", state="visible")
 
 
 def test_views_favourites_and_the_theme_cart_come_back_on_the_empty_cart(shop, page, traffic, page_errors):
     shop.make()
-    page.goto(product_page(shop, "1003"))  # viewed only (JSON-LD)
+    product_page(shop, "1003")  # viewed only (JSON-LD)
     traffic.wait_events(1, "view")
-    page.goto(product_page(shop, "1002"))
+    product_page(shop, "1002")
     shop.adapter_ready()
     page.click("#wishlist")  # the wishlist app's GA4 tag
     assert traffic.wait_events(1, "favorite")[0]["product"]["id"] == "1002"
@@ -99,7 +99,7 @@ def test_views_favourites_and_the_theme_cart_come_back_on_the_empty_cart(shop, p
     assert page.locator("#added").is_visible()
 
     shop.site.cart.clear()  # the cart expired on Shopify's side
-    page.goto(shop.url("shopify-cart.html"))
+    shop.goto("shopify-cart.html")
     block = shop.wait_block()
     assert shop.section_ids("cart") == ["1001"]
     assert shop.section_ids("favorites") == ["1002"]
@@ -126,7 +126,7 @@ def test_a_sold_out_product_is_named_and_the_rest_goes_back(shop, page, traffic,
     shop.site.cart.clear()
     shop.site.extra["sold_out"] = {5004}  # sold out since, though the catalog still says in stock
 
-    page.goto(shop.url("shopify-cart.html"))
+    shop.goto("shopify-cart.html")
     block = shop.wait_block()
     assert sorted(shop.section_ids("cart")) == ["1001", "1004"]
     block.locator(".cartback__restore-button").click()

@@ -44,11 +44,11 @@ start((cb, cfg) => {
   ready(safe(() => {
     // Each classic event leads to a read, whose differences tell what changed. Without a baseline
     // (no earlier read on this page) the read can only set one: then the button tells what was
-    // added (its line's variant comes with the cart; a removal shows in the cart itself).
+    // added (a removal shows in the cart the read reports).
     var $ = W.jQuery;
     $ && $(D.body).on('added_to_cart removed_from_cart wc_cart_emptied', safe((e, f, h, $b) => {
       var had = track.b, b = $b && $b[0].dataset || {};
-      read().then(ok => ok && had || e.type[0] == 'a' && cb('add', sku ? b.product_sku : b.product_id, +b.quantity || 1));
+      read().then(ok => ok && had || e.type[0] == 'a' && cb('add', { id: sku ? b.product_sku : b.product_id, variant: b.product_id }, +b.quantity || 1));
     }));
     D.querySelector('.woocommerce-cart,[class*=wp-block-woocommerce]') && read();
   }));
