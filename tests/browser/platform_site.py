@@ -6,8 +6,9 @@ The cart lives in `site.cart` (whatever shape the platform needs); `site.request
 call the browser made ((method, path, query, body, headers)), so tests can assert what a restore
 posted. Pages are templates as in conftest.render_page, plus `{{!state}}`: the site's
 `page_state()` JSON (the platform's cart as the page would embed it). pages/platforms/vendor/
-holds jQuery 3.6.1 (MIT, as Debian's libjs-jquery ships it): WooCommerce, Magento and PrestaShop
-themes run on it, and the adapters must work with the real thing.
+holds the platforms' scripts: jQuery 3.6.1 (MIT, as Debian's libjs-jquery ships it), which
+WooCommerce, Magento and PrestaShop themes run on and the adapters must work with, and small
+stand-ins for platform modules (Magento's customer-data).
 """
 
 from __future__ import annotations
