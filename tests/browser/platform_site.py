@@ -157,10 +157,11 @@ class Flow:
         self.make_shop, self.seed_catalog, self.platform, self.products = make_shop, seed_catalog, platform, products
         self.shop = None
 
-    def make(self, catalog_id=lambda pid: pid, **settings):
+    def make(self, catalog_id=lambda pid: pid, selector: str | None = None, **settings):
         """The shop names its platform (and maybe an id_field); its catalog, imported as usual, is
         keyed by catalog_id(product id) (a SKU for id_field=sku)."""
-        self.shop = self.make_shop(origins=[self.site.url], locale="en", settings={"platform": self.platform, **settings})
+        self.shop = self.make_shop(origins=[self.site.url], selector=selector, locale="en",
+                                   settings={"platform": self.platform, **settings})
         self.seed_catalog(self.shop, [
             {"id": catalog_id(pid), "name": name, "price": price, "currency": "TRY", "url": f"{self.site.url}/products/{pid}",
              "image": f"{self.site.url}/img/{pid}.svg", "in_stock": True}
