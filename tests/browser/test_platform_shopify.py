@@ -145,3 +145,49 @@ def test_a_sold_out_product_is_named_and_the_rest_goes_back(shop, page, traffic,
     restore = traffic.wait_events(1, "restore")[0]
     assert restore["items"] == [{"id": "1001", "qty": 1}]
     assert not page_errors
+
+
+def test_the_themes_own_requests_get_what_they_would_without_the_adapter(shop, page, traffic, page_errors):
+    shop.make()
+    shop.site.extra["sold_out"] = {5004}
+    product_page(shop, "1001")
+    shop.adapter_ready()
+    seen = page.evaluate("""async () => {
+        const out = {};
+        // fetch: the same status, headers and body, read by the page as usual; an Error when the
+        // network fails, as before.
+        const r = await fetch('/cart/add.js', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                               body: JSON.stringify({id: 5004, quantity: 1})});
+        out.fetch = [r.status, r.headers.get('content-type'), (await r.json()).description];
+        try { await fetch('http://127.0.0.1:9/cart/add.js', {method: 'POST'}); out.offline = 'resolved' }
+        catch (e) { out.offline = e.name }
+        // XHR (jQuery-era themes): the same responseText and events.
+        out.xhr = await new Promise(done => {
+            const x = new XMLHttpRequest();
+            x.open('POST', '/cart/add.js');
+            x.setRequestHeader('Content-Type', 'application/json');
+            x.onload = () => done([x.status, JSON.parse(x.responseText).variant_id]);
+            x.send(JSON.stringify({id: 5002, quantity: 1}));
+        });
+        return out;
+    }""")
+    assert seen == {"fetch": [422, "application/json", "The product is already sold out."], "offline": "TypeError",
+                    "xhr": [200, 5002]}
+    # The XHR add was seen: the cart read after it reports the new line.
+    add = traffic.wait_events(1, "add")[0]
+    assert (add["product"]["id"], add["qty"]) == ("1002", 1)
+    assert not page_errors
+
+
+def test_a_cart_api_that_answers_garbage_breaks_nothing(shop, page, traffic, page_errors):
+    shop.make()
+    shop.site.api = lambda site, r: (200, "<html>Maintenance</html>", {"Content-Type": "text/html"})
+    product_page(shop, "1001")
+    shop.adapter_ready()
+    # The adapter's read at load got HTML; so does the one after this add, and the page its text.
+    assert page.evaluate("fetch('/cart/add.js', {method: 'POST', body: '{}'}).then(r => r.text())") == \
+        "<html>Maintenance</html>"
+    page.wait_for_timeout(300)
+    shop.sent()
+    assert traffic.events_of("add") == [] and traffic.events_of("cart") == []
+    assert not page_errors
