@@ -322,8 +322,9 @@ def test_the_terminal_table(scripted, cartback_server):
     ctr = next(line for line in lines if line.startswith("CTR (visitors)"))
     revenue = next(line for line in lines if line.startswith("Attributed revenue"))
     assert rendered.split()[1:] == ["6", "2", "4", "1", "0"]
-    assert ctr.split()[2:] == ["80.0%", "100.0%", "75.0%", "0.0%", "0.0%"]
-    assert "₺600,00" in revenue and "₺480,00" in revenue  # the shop's locale (tr) and currency
+    # Every number in the shop's locale (tr), as its money: "%80,0", "₺600,00".
+    assert ctr.split()[2:] == ["%80,0", "%100,0", "%75,0", "%0,0", "%0,0"]
+    assert "₺600,00" in revenue and "₺480,00" in revenue
     # Right-aligned columns: every row of the table ends at the same place as its header.
     assert len(rendered) == len(ctr) == len(revenue) == len(header.rstrip())
     assert "not yet" in text or "holdout is off" in text
@@ -336,7 +337,29 @@ def test_the_terminal_table(scripted, cartback_server):
 
     bad = subprocess.run([sys.executable, "-m", "cartback", "report", cb.shop.id, "--db", str(cartback_server.db_path),
                           "--from", "yesterday"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "from:" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("cartback: error: from:")
+
+
+def test_a_fresh_shop_says_there_is_no_data_yet(tmp_path):
+    db = tmp_path / "fresh.db"
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cartback", *a, "--db", str(db)], cwd=REPO,  # noqa: E731
+                                    capture_output=True, text=True, timeout=60)
+    assert run("shop", "add", "fresh", "--origin", "https://fresh.example", "--locale", "en").returncode == 0
+    out = run("report", "fresh")
+    assert out.returncode == 0, out.stderr
+    assert "No data yet" in out.stdout and "Daily" not in out.stdout
+    assert len(out.stdout.splitlines()) < 40, "no 90 rows of zeros"
+
+
+def test_read_only_commands_refuse_a_missing_database_and_create_nothing(tmp_path):
+    missing = tmp_path / "nowhere.db"
+    for args in (["report", "demo"], ["shop", "set", "demo", "max_block=4"], ["shop", "key", "demo", "--rotate"],
+                 ["catalog", "import", "demo", str(tmp_path / "feed.csv")]):
+        out = subprocess.run([sys.executable, "-m", "cartback", *args, "--db", str(missing)], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and out.stderr.startswith("cartback: error: --db: no database at"), (args, out.stderr)
+        assert str(missing) in out.stderr
+        assert not missing.exists() and not list(tmp_path.glob("*.db*")), args
 
 
 def test_holdout_groups_are_measured_the_same_way(api, make_shop, seed_catalog, cartback_server):

@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = run(args.url, args.shop, args.key, args.days, args.visitors, args.seed,
                       concurrency=args.concurrency, products=load_products(args.catalog), progress=progress)
     except SimulationError as exc:
-        print(f"\nsimulation failed: {exc}", file=sys.stderr)
+        print(f"\n{p.prog}: error: the simulation failed: {exc}", file=sys.stderr)
         return 1
     print(f"\nSimulated {summary}")
     return 0
