@@ -131,6 +131,16 @@ def test_merchants_change_settings_over_http(api, make_shop):
     assert r.status_code == 400 and r.json()["error"]["field"] == "settings.sections"
     r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth, json={"colour": "red"})
     assert r.status_code == 400 and r.json()["error"]["field"] == "settings.colour"
+    for bad in ({"platform": "wix"}, {"id_field": "ean"}, {"restore_url": "javascript:alert(1)//{id}"},
+                {"restore_url": "/cart/add?qty={qty}"}, {"restore_url": "//evil.test/{id}"}):
+        r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth, json=bad)
+        name = next(iter(bad))
+        assert r.status_code == 400 and r.json()["error"]["field"] == f"settings.{name}", bad
+    r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth,
+                  json={"platform": "woocommerce", "id_field": "sku", "restore_url": "/?add-to-cart={id}&quantity={qty}"})
+    assert r.status_code == 200
+    assert {k: r.json()["settings"][k] for k in ("platform", "id_field", "restore_url")} == {
+        "platform": "woocommerce", "id_field": "sku", "restore_url": "/?add-to-cart={id}&quantity={qty}"}
     r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth,
                   json={"sections": ["viewed"], "titles": {"en": {"viewed": "Seen lately"}}})
     assert r.status_code == 200 and r.json()["settings"]["sections"] == ["viewed"]
@@ -193,3 +203,12 @@ def test_cart_card_shows_a_lower_price_struck_through_and_back_in_stock(api, mak
     assert "Back in stock" in pollen and "cartback__was" not in pollen
     # A shop with no way to put products back in its cart gets no restore button.
     assert "data-cartback-restore" not in r.text
+
+
+def test_a_platform_brings_its_empty_cart_preset_unless_the_shop_set_one(api, make_shop):
+    magento = make_shop(settings={"platform": "magento"})
+    assert api.get("/v1/config", params={"shop": magento.id}).json()["selector"] == ".checkout-cart-index .cart-empty"
+    own = make_shop(selector="#my-empty-cart", settings={"platform": "shopify"})
+    assert api.get("/v1/config", params={"shop": own.id}).json()["selector"] == "#my-empty-cart"
+    ga4 = make_shop(settings={"platform": "ga4"})
+    assert api.get("/v1/config", params={"shop": ga4.id}).json()["selector"] is None

@@ -318,7 +318,7 @@ def _log_only(conn, shop, vid, e: Event, ts):
 def _restore(conn, shop, vid, e: Event, ts):
     # Which lines went back into the shop's cart from a block (the report counts restores and the
     # orders after them); the cart itself is reported by the platform's own cart events.
-    _log(conn, shop, vid, e, ts, data=[{"id": pid, "qty": qty} for pid, qty, _, _ in e.items])
+    _log(conn, shop, vid, e, ts, data={"items": [{"id": pid, "qty": qty} for pid, qty, _, _ in e.items]})
 
 
 _HANDLERS = {
