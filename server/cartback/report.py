@@ -306,12 +306,13 @@ def compute_raw(conn: sqlite3.Connection, shop: str, lo_day: int, hi_day: int, w
         for key in _keys(sections):
             fig.scopes[key].counts["rendered"] += 1
 
-    # Viewable impressions: a block once, at its first impression; its sections with it.
-    first_seen: dict[str, tuple[float, str]] = {}
+    # Viewable impressions: a block once, at its first valid impression (not before its render);
+    # its sections with it.
+    seen: dict[str, list[tuple[float, str]]] = {}
     for block_id, vid, ts in conn.execute(_IMPRESSIONS_SQL, (shop, lo, hi)):
-        if block_id is not None and (block_id not in first_seen or ts < first_seen[block_id][0]):
-            first_seen[block_id] = (ts, vid)
-    older = [b for b in first_seen if b not in blocks]
+        if block_id is not None:
+            seen.setdefault(block_id, []).append((ts, vid))
+    older = [b for b in seen if b not in blocks]
     for chunk in _chunks(older):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(f"SELECT id, ts, holdout, sections FROM blocks WHERE shop = ? AND id IN ({marks})",
@@ -319,10 +320,16 @@ def compute_raw(conn: sqlite3.Connection, shop: str, lo_day: int, hi_day: int, w
         for block_id, ts, holdout, sections in rows:
             blocks[block_id] = (ts, holdout, sections)
         for (block_id,) in conn.execute(_SEEN_BEFORE_SQL.format(marks=marks), (shop, lo, *chunk)):
-            first_seen.pop(block_id, None)
-    for block_id, (ts, vid) in first_seen.items():
+            seen.pop(block_id, None)
+    for block_id, views in seen.items():
         block = blocks.get(block_id)
-        if block is None or block[1] or ts < block[0] or not keep(ts):
+        if block is None or block[1]:
+            continue
+        valid = [v for v in views if v[0] >= block[0]]
+        if not valid:
+            continue
+        ts, vid = min(valid)
+        if not keep(ts):
             continue
         fig.day(day_of(ts))["impressions"] += 1
         for key in ("block", *_keys(block[2])):
@@ -516,8 +523,15 @@ def _group_dict(h: dict[str, float]) -> dict[str, Any]:
         "converted": int(h["converted"]),
         "conversion_rate": _ratio(h["converted"], n),
         "revenue": _money(h["revenue"]),
-        "revenue_per_visitor": _ratio(h["revenue"], n),
+        "revenue_per_visitor": _money(_ratio(h["revenue"], n)),
     }
+
+
+def _money_comparison(comparison: dict[str, Any]) -> dict[str, Any]:
+    """A revenue comparison with its amounts in cents (the relative figures stay fractions)."""
+    ci = comparison["ci95"]
+    return {**comparison, "absolute": None if comparison["absolute"] is None else _money(comparison["absolute"]),
+            "ci95": None if ci is None else [None if x is None else _money(x) for x in ci]}
 
 
 def _verdict(share: float, t: dict, c: dict, conversion, rpv) -> str:
@@ -589,7 +603,7 @@ def build_report(conn: sqlite3.Connection, shop: Shop, start: date, end: date) -
             "treatment": treatment,
             "control": control,
             "conversion": conversion.as_dict(),
-            "revenue_per_visitor": rpv.as_dict(),
+            "revenue_per_visitor": _money_comparison(rpv.as_dict()),
             "verdict": _verdict(share, treatment, control, conversion, rpv),
         },
         "daily": [
