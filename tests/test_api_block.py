@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
+import sqlite3
 
 import pytest
 
@@ -68,7 +71,9 @@ def test_current_cart_bought_removed_and_out_of_stock_are_left_out(api, make_sho
          "items": [{"id": "bought", "price": 249.9, "qty": 1}]},
         {"type": "cart", "items": [{"id": "incart", "qty": 1}]},
     ])
-    assert sections(api, shop, vid) == [("cart", ["keep"])]
+    # "incart" was still in the cart as far as the server knew, but the page asking shows an empty
+    # cart: it is cart history now, beside "keep".
+    assert sections(api, shop, vid) == [("cart", ["incart", "keep"])]
 
 
 def test_rebuy_setting_keeps_bought_products_in_the_cart_history(api, make_shop):
@@ -126,6 +131,16 @@ def test_merchants_change_settings_over_http(api, make_shop):
     assert r.status_code == 400 and r.json()["error"]["field"] == "settings.sections"
     r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth, json={"colour": "red"})
     assert r.status_code == 400 and r.json()["error"]["field"] == "settings.colour"
+    for bad in ({"platform": "wix"}, {"id_field": "ean"}, {"restore_url": "javascript:alert(1)//{id}"},
+                {"restore_url": "/cart/add?qty={qty}"}, {"restore_url": "//evil.test/{id}"}):
+        r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth, json=bad)
+        name = next(iter(bad))
+        assert r.status_code == 400 and r.json()["error"]["field"] == f"settings.{name}", bad
+    r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth,
+                  json={"platform": "woocommerce", "id_field": "sku", "restore_url": "/?add-to-cart={id}&quantity={qty}"})
+    assert r.status_code == 200
+    assert {k: r.json()["settings"][k] for k in ("platform", "id_field", "restore_url")} == {
+        "platform": "woocommerce", "id_field": "sku", "restore_url": "/?add-to-cart={id}&quantity={qty}"}
     r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth,
                   json={"sections": ["viewed"], "titles": {"en": {"viewed": "Seen lately"}}})
     assert r.status_code == 200 and r.json()["settings"]["sections"] == ["viewed"]
@@ -133,3 +148,67 @@ def test_merchants_change_settings_over_http(api, make_shop):
                             {"type": "cart", "items": []}])
     html = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid, "locale": "en"}).text
     assert "Seen lately" in html and 'data-section="cart"' not in html
+
+
+def test_a_cart_the_shop_cleared_silently_comes_back_with_the_four_kinds(api, make_shop, seed_catalog,
+                                                                        cartback_server):
+    # The case: the shop empties carts on its own server after 24 hours and tells nobody. The page
+    # only carried the tag: no cartback('cart', []) ever came.
+    shop = make_shop(settings={"platform": "shopify"})
+    seed_catalog(shop, [product("jar", price=300.0), product("pop")])
+    track(api, shop, [{"type": "view", "product": product("pop")}, {"type": "add", "product": product("pop")}])
+    vid = track(api, shop, [
+        {"type": "view", "product": product("jar")},
+        {"type": "add", "product": {**product("jar"), "variant": "4711"}, "qty": 2},
+        {"type": "view", "product": product("fav")},
+        {"type": "favorite", "product": product("fav")},  # favourited on its own page: viewed too
+        {"type": "view", "product": product("seen")},
+    ])
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid})
+    assert r.status_code == 200
+    assert sections(api, shop, vid) == [("cart", ["jar"]), ("viewed", ["seen"]), ("favorites", ["fav"]),
+                                        ("similar", ["pop"])]
+    # The restore button carries the line as it went in: variant and quantity.
+    restore = re.search(r'data-cartback-restore="([^"]+)"', r.text)
+    assert restore and json.loads(html.unescape(restore.group(1))) == [{"id": "jar", "variant": "4711", "qty": 2}]
+    # Recorded: the cart is empty now (for every later block and the report), the line is kept.
+    conn = sqlite3.connect(cartback_server.db_path)
+    row = conn.execute("SELECT in_cart, cart_qty, cart_variant, cart_price, carted_at IS NOT NULL FROM visitor_items "
+                       "WHERE shop = ? AND product_id = 'jar' AND vid = (SELECT vid FROM events WHERE shop = ? AND "
+                       "type = 'add' AND product_id = 'jar')", (shop.id, shop.id)).fetchone()
+    assert row == (0, 2, "4711", 300.0, 1)
+    emptied = conn.execute("SELECT data FROM events WHERE shop = ? AND type = 'cart'", (shop.id,)).fetchall()
+    assert emptied == [("[]",)]
+
+
+def test_cart_card_shows_a_lower_price_struck_through_and_back_in_stock(api, make_shop):
+    shop = make_shop(locale="en")
+
+    def import_feed(jar_price: str, pollen_stock: str) -> None:
+        # Through the merchant's catalog import: it is what notices a product coming back.
+        feed = ("id,name,price,currency,url,in_stock\n"
+                f"jar,Jar,{jar_price},TRY,{ORIGIN}/p/jar,true\npollen,Pollen,100,TRY,{ORIGIN}/p/pollen,{pollen_stock}\n")
+        r = api.put(f"/v1/shops/{shop.id}/catalog", content=feed.encode(),
+                    headers={"authorization": f"Bearer {shop.api_key}"})
+        assert r.status_code == 200, r.text
+
+    import_feed("300", "false")
+    vid = track(api, shop, [{"type": "add", "product": product("jar")}, {"type": "add", "product": product("pollen")}])
+    import_feed("240", "true")
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid, "locale": "en"})
+    assert r.status_code == 200
+    jar = re.search(r'data-cartback-product="jar".*?</a>', r.text, re.S).group(0)
+    assert re.search(r'<s class="cartback__was">.*₺300\.00</s>.*₺240\.00', jar, re.S)
+    pollen = re.search(r'data-cartback-product="pollen".*?</a>', r.text, re.S).group(0)
+    assert "Back in stock" in pollen and "cartback__was" not in pollen
+    # A shop with no way to put products back in its cart gets no restore button.
+    assert "data-cartback-restore" not in r.text
+
+
+def test_a_platform_brings_its_empty_cart_preset_unless_the_shop_set_one(api, make_shop):
+    magento = make_shop(settings={"platform": "magento"})
+    assert api.get("/v1/config", params={"shop": magento.id}).json()["selector"] == ".checkout-cart-index .cart-empty"
+    own = make_shop(selector="#my-empty-cart", settings={"platform": "shopify"})
+    assert api.get("/v1/config", params={"shop": own.id}).json()["selector"] == "#my-empty-cart"
+    ga4 = make_shop(settings={"platform": "ga4"})
+    assert api.get("/v1/config", params={"shop": ga4.id}).json()["selector"] is None

@@ -79,6 +79,16 @@ def test_json_content_type_is_accepted_too(api, make_shop):
          "bad_request", "events[0].section"),
         ({"shop": "{shop}", "events": [{"type": "view", "product": "ok"}, {"type": "view", "product": {"id": None}}]},
          400, "bad_request", "events[1].product.id"),
+        ({"shop": "{shop}", "events": [{"type": "add", "product": {"id": "p", "variant": {"id": 1}}}]}, 400,
+         "bad_request", "events[0].product.variant"),
+        ({"shop": "{shop}", "events": [{"type": "cart", "items": [{"id": "p", "variant": "v" * 65}]}]}, 400,
+         "bad_request", "events[0].items[0].variant"),
+        ({"shop": "{shop}", "events": [{"type": "cart", "items": [{"id": "p", "price": -1}]}]}, 400,
+         "bad_request", "events[0].items[0].price"),
+        ({"shop": "{shop}", "events": [{"type": "restore", "items": [{"id": "p", "qty": 1}]}]}, 400,
+         "bad_request", "events[0].block"),
+        ({"shop": "{shop}", "events": [{"type": "restore", "block": "b", "items": [{"qty": 1}]}]}, 400,
+         "bad_request", "events[0].items[0].id"),
     ],
 )
 def test_bad_input_gets_a_clear_error_naming_the_field(api, make_shop, body, status, code, field):

@@ -39,3 +39,16 @@ def test_shop_set_changes_settings_and_names_bad_ones(tmp_path):
     assert settings["max_block"] == 6 and settings["sections"] == ["viewed", "cart"]
     bad = cartback("shop", "set", "bal", "holdout_share=2", "--db", db)
     assert bad.returncode == 2 and "settings.holdout_share" in bad.stderr
+
+
+def test_shop_add_names_the_platform_and_its_id_field(tmp_path):
+    db = str(tmp_path / "cli.db")
+    ok = cartback("shop", "add", "bal", "--origin", "https://bal.example", "--platform", "shopify",
+                  "--id-field", "variant", "--db", db)
+    assert ok.returncode == 0, ok.stderr
+    shown = json.loads(cartback("shop", "set", "bal", "platform=woocommerce", "--db", db).stdout)
+    assert shown["platform"] == "woocommerce" and shown["id_field"] == "variant"
+    off = json.loads(cartback("shop", "set", "bal", "platform=null", "--db", db).stdout)
+    assert off["platform"] is None
+    bad = cartback("shop", "add", "wix", "--origin", "https://w.example", "--platform", "wix", "--db", db)
+    assert bad.returncode == 2 and "--platform" in bad.stderr

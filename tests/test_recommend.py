@@ -53,7 +53,7 @@ def events(conn, vid, *evs, start=T0, step=10.0):
         kind, pid = ("view", e) if isinstance(e, str) else e
         if kind == "purchase":
             batch.append(Event(type="purchase", order_id=f"o-{vid}-{n}", total=1.0, currency="TRY",
-                               items=[(pid, 1, 1.0)], ts=start + n * step))
+                               items=[(pid, 1, 1.0, None)], ts=start + n * step))
         else:
             batch.append(Event(type=kind, product_id=pid, qty=1 if kind == "add" else None, ts=start + n * step))
     transaction(conn, apply_events, SHOP, vid, batch, start, True, True)
@@ -240,8 +240,8 @@ def test_products_entering_the_cart_by_snapshot_are_learned(tmp_path):
     c = connect_sync(str(tmp_path / "snap.db"))
     transaction(c, create_shop, SHOP, ["http://shop.test"])
     for vid in ("v1", "v2"):
-        transaction(c, apply_events, SHOP, vid, [Event(type="cart", items=[("a", 1, None)]),
-                                                  Event(type="cart", items=[("a", 1, None), ("b", 1, None)])],
+        transaction(c, apply_events, SHOP, vid, [Event(type="cart", items=[("a", 1, None, None)]),
+                                                  Event(type="cart", items=[("a", 1, None, None), ("b", 1, None, None)])],
                     T0, True)
     pairs = {(r[0], r[1]) for r in c.execute("SELECT product_id, neighbour_id FROM rec_neighbours WHERE shop = ?",
                                              (SHOP,))}
@@ -383,9 +383,9 @@ def test_recent_products_in_memory_match_the_table_whatever_the_order_of_events(
             ts = T0 + rng.uniform(-5000, 5000)
             if kind == "purchase":
                 batch.append(Event(type="purchase", order_id=f"o{round_}-{n}", total=1.0, currency="TRY",
-                                   items=[(pid, 1, 1.0)], ts=ts))
+                                   items=[(pid, 1, 1.0, None)], ts=ts))
             elif kind == "cart":
-                batch.append(Event(type="cart", items=[(pid, 1, None), (f"p{rng.randrange(12)}", 1, None)], ts=ts))
+                batch.append(Event(type="cart", items=[(pid, 1, None, None), (f"p{rng.randrange(12)}", 1, None, None)], ts=ts))
             else:
                 batch.append(Event(type=kind, product_id=pid, qty=1 if kind == "add" else None, ts=ts))
         transaction(conn, apply_events, SHOP, vid, batch, T0, round_ < 4, True)

@@ -287,7 +287,7 @@ def test_the_csv_export_has_one_row_per_scope(scripted):
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [row["scope"] for row in rows] == [
         "block", "section:cart", "section:viewed", "section:favorites", "section:similar",
-        "holdout:treatment", "holdout:control", "uplift:conversion", "uplift:revenue_per_visitor"]
+        "holdout:treatment", "holdout:control", "uplift:conversion", "uplift:revenue_per_visitor", "restores"]
     block = rows[0]
     assert block["shop"] == cb.shop.id and block["attribution_days"] == "7" and block["currency"] == "TRY"
     for key in ("rendered", "impressions", "visitors_reached", "clicks", "visitors_clicked", "attributed_orders",
@@ -520,3 +520,39 @@ def test_a_dashboard_session_reads_its_own_shops_report_only(cartback_server, ma
         mine = client.get(f"/v1/shops/{shop.id}/report")
         assert mine.status_code == 200 and mine.json()["shop"] == shop.id
         assert client.get(f"/v1/shops/{other.id}/report").status_code == 401
+
+
+def test_restores_count_carts_items_and_the_orders_after_them(api, make_shop, seed_catalog):
+    shop = make_shop(settings={"holdout_share": 0, "platform": "shopify"})
+    seed_catalog(shop, catalog_rows())
+    cb = Client(api, shop)
+    d = today() - timedelta(days=10)
+    t = at(d, 10)
+
+    def restore(block, ts, items):
+        return {"type": "restore", "block": block, "items": items, "ts": ts}
+
+    # R1: restores two lines (3 items) and buys within the window: the order counts for restores.
+    r1 = cb.visitor([add("a", t - 60), add("b", t - 50)])
+    status, b1, sections, _ = cb.render(r1, t)
+    assert status == 200 and sections["cart"] == ["b", "a"]
+    cb.send(r1, [restore(b1, t + 5, [{"id": "a", "qty": 2}, {"id": "b", "qty": 1}]),
+                 purchase("R1", t + 3600, [{"id": "a", "price": 100, "qty": 2}, {"id": "b", "price": 200, "qty": 1}],
+                          400)])
+    # R2: restores one line, buys eight days later (outside the 7-day window): not counted.
+    r2 = cb.visitor([add("c", t - 60)])
+    _, b2, _, _ = cb.render(r2, t)
+    cb.send(r2, [restore(b2, t + 5, [{"id": "c", "qty": 1}]),
+                 purchase("R2", t + 8 * DAY, [{"id": "c", "price": 50, "qty": 1}], 50)])
+    # R3: buys without restoring: not counted either.
+    r3 = cb.visitor([add("d", t - 60)])
+    cb.send(r3, [purchase("R3", t + 60, [{"id": "d", "price": 80, "qty": 1}], 80)])
+
+    report = cb.report(d, d + timedelta(days=9))
+    assert report["restores"] == {"carts": 2, "items": 4, "orders": 1, "revenue": 400.0}
+    assert report["totals"]["orders"] == 3
+    rows = list(csv.DictReader(io.StringIO(cb.api.get(f"/v1/shops/{shop.id}/report", params={
+        "from": str(d), "to": str(d + timedelta(days=9)), "format": "csv"}, headers=cb.auth).text)))
+    row = [r for r in rows if r["scope"] == "restores"][0]
+    assert (row["restored_carts"], row["restored_items"], row["total_orders"], row["total_revenue"]) == \
+        ("2", "4", "1", "400.00")

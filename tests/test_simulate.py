@@ -18,11 +18,11 @@ def demo_products() -> list[dict]:
 
 
 def test_a_short_simulation_fills_the_report(cartback_server, api):
-    shop = add_shop(cartback_server.db_path, [ORIGIN], settings={"holdout_share": 0.3},
+    shop = add_shop(cartback_server.db_path, [ORIGIN], settings={"holdout_share": 0.3, "platform": "shopify"},
                     shop_id=f"sim{os.getpid()}")
     put_products(cartback_server.db_path, shop.id, demo_products())
-    # Few visitors, so clicks and purchases are made likelier than in a real shop.
-    rates = simulate.Rates(click=0.4, buy_after_click=0.7)
+    # Few visitors, so clicks, restores and purchases are made likelier than in a real shop.
+    rates = simulate.Rates(click=0.4, buy_after_click=0.7, restore=0.5, buy_after_restore=0.8)
     started = time.monotonic()
     summary = simulate.run(cartback_server.url, shop.id, shop.api_key, days=6, visitors=70, seed=5, rates=rates)
     assert time.monotonic() - started < 60
@@ -37,6 +37,9 @@ def test_a_short_simulation_fills_the_report(cartback_server, api):
     assert block["clicks"] > 0 and block["visitors_clicked"] > 0
     assert block["attributed_orders"] > 0 and block["attributed_revenue"] > 0
     assert report["totals"]["orders"] == summary.orders
+    # The shop can restore (a platform with a cart API): some visitors pressed the button.
+    assert summary.restores > 0 and report["restores"]["carts"] == summary.restores
+    assert report["restores"]["items"] >= summary.restores and report["restores"]["orders"] > 0
     holdout = report["holdout"]
     assert holdout["control"]["visitors"] > 0 and holdout["treatment"]["visitors"] > 0
 

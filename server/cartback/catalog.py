@@ -862,6 +862,7 @@ ON CONFLICT (shop, id) DO UPDATE SET
     category = CASE WHEN ?16 THEN excluded.category ELSE category END,
     group_id = CASE WHEN ?17 THEN excluded.group_id ELSE group_id END,
     in_stock = excluded.in_stock,
+    restocked_at = CASE WHEN excluded.in_stock AND NOT in_stock THEN excluded.updated_at ELSE restocked_at END,
     source = 'catalog',
     updated_at = excluded.updated_at
 """

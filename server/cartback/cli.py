@@ -8,6 +8,7 @@ import runpy
 import sys
 
 from .config import REPO_ROOT, Settings
+from .shops import ID_FIELDS, PLATFORMS
 from .db import connect_sync, transaction
 from .errors import ApiError
 
@@ -31,7 +32,10 @@ def _shop_add(args: argparse.Namespace) -> int:
     from .shops import create_shop
 
     conn = connect_sync(args.db)
-    key = transaction(conn, create_shop, args.shop, args.origin, args.selector, args.locale, args.currency)
+    settings = {"platform": args.platform} if args.platform else {}
+    if args.id_field:
+        settings["id_field"] = args.id_field
+    key = transaction(conn, create_shop, args.shop, args.origin, args.selector, args.locale, args.currency, settings)
     print(f"Shop {args.shop!r} created. API key (shown once, keep it secret):")
     print(key)
     return 0
@@ -105,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--origin", action="append", required=True, help="allowed page origin (repeatable)")
     add.add_argument("--selector", help="empty-cart CSS selector, or a preset: shopify, woocommerce, magento, "
                                         "prestashop, opencart")
+    add.add_argument("--platform", choices=PLATFORMS,
+                     help="track the platform's own cart with no code (and use its empty-cart preset)")
+    add.add_argument("--id-field", choices=ID_FIELDS, help="which id the catalog uses (default: product)")
     add.add_argument("--locale", default="tr", choices=["tr", "en"])
     add.add_argument("--currency", default="TRY")
     add.set_defaults(func=_shop_add)

@@ -10,6 +10,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "favorites": "Favorileriniz",
         "similar": "Bunlar da ilginizi çekebilir",
         "out_of_stock": "Tükendi",
+        "restore": "Sepetimi geri yükle",
+        "restore_partial": "Bazı ürünler sepete eklenemedi: {names}",
+        "restore_failed": "Sepetiniz geri yüklenemedi. Ürünleri kendi sayfalarından ekleyebilirsiniz.",
+        "back_in_stock": "Yeniden stokta",
+        "price_was": "Önceki fiyat",
+        "price_now": "Yeni fiyat",
     },
     "en": {
         "title": "Pick up where you left off",
@@ -18,6 +24,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "favorites": "Your favourites",
         "similar": "You may also like",
         "out_of_stock": "Sold out",
+        "restore": "Restore my cart",
+        "restore_partial": "Some products could not be added: {names}",
+        "restore_failed": "We could not restore your cart. Please add the products from their pages.",
+        "back_in_stock": "Back in stock",
+        "price_was": "Was",
+        "price_now": "Now",
     },
 }
 

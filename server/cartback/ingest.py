@@ -31,7 +31,7 @@ from .validation import Event, Product
 # browser report without a field keeps what an earlier one said.
 _UPSERT_BROWSER_PRODUCT = """
 INSERT INTO products (shop, id, name, price, currency, url, image, category, in_stock, source, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce(?, 1), 'browser', ?)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 1), 'browser', ?10)
 ON CONFLICT (shop, id) DO UPDATE SET
     name = coalesce(excluded.name, name),
     price = coalesce(excluded.price, price),
@@ -39,7 +39,8 @@ ON CONFLICT (shop, id) DO UPDATE SET
     url = coalesce(excluded.url, url),
     image = coalesce(excluded.image, image),
     category = coalesce(excluded.category, category),
-    in_stock = CASE WHEN ? IS NULL THEN in_stock ELSE excluded.in_stock END,
+    in_stock = CASE WHEN ?11 IS NULL THEN in_stock ELSE excluded.in_stock END,
+    restocked_at = CASE WHEN ?11 AND NOT in_stock THEN excluded.updated_at ELSE restocked_at END,
     updated_at = excluded.updated_at
 WHERE source = 'browser'
 """
@@ -64,13 +65,28 @@ RETURNING last_at, views
 """
 # The right-hand sides read the row as it was: a product already in the cart adds to its quantity,
 # one put back in starts again. RETURNING cart_qty = the quantity added says it was not in the cart.
+# The line keeps its variant and the price it had when it went in (the catalog's, else the page's):
+# the block puts that variant back and says when the price has fallen since.
 _ADD_ITEM = """
-INSERT INTO visitor_items (shop, vid, product_id, carted_at, in_cart, cart_qty, last_at) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?4)
+INSERT INTO visitor_items (shop, vid, product_id, carted_at, in_cart, cart_qty, last_at, cart_variant, cart_price)
+VALUES (?1, ?2, ?3, ?4, 1, ?5, ?4, ?6, coalesce(
+    (SELECT price FROM products WHERE shop = ?1 AND id = ?3 AND source = 'catalog'), ?7))
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
     carted_at = excluded.carted_at, in_cart = 1,
     cart_qty = CASE WHEN in_cart THEN coalesce(cart_qty, 0) + excluded.cart_qty ELSE excluded.cart_qty END,
+    cart_variant = coalesce(excluded.cart_variant, cart_variant),
+    cart_price = CASE WHEN in_cart AND cart_price IS NOT NULL THEN cart_price ELSE excluded.cart_price END,
     last_at = max(last_at, excluded.last_at)
 RETURNING last_at, cart_qty
+"""
+# A whole cart's line: one that was already in the cart keeps its moment and price.
+_CART_LINE = """
+UPDATE visitor_items SET in_cart = 1, cart_qty = ?4,
+    carted_at = CASE WHEN ?6 THEN coalesce(carted_at, ?5) ELSE ?5 END,
+    cart_variant = coalesce(?7, cart_variant),
+    cart_price = CASE WHEN ?6 AND cart_price IS NOT NULL THEN cart_price ELSE coalesce(
+        (SELECT price FROM products WHERE shop = ?1 AND id = ?3 AND source = 'catalog'), ?8) END
+WHERE shop = ?1 AND vid = ?2 AND product_id = ?3
 """
 # A favourite keeps the moment it was first made (until unfavourited): fav_at = this event's time
 # says it is new.
@@ -198,7 +214,7 @@ def _save_product(conn: sqlite3.Connection, shop: str, p: Product, ts: float) ->
     if memo.product_unchanged(shop, (p.id, p.name, p.price, p.currency, p.url, p.image, p.category, in_stock)):
         return False  # this process wrote exactly these details already; a catalog row ignores them anyway
     cur = conn.execute(_UPSERT_BROWSER_PRODUCT, (shop, p.id, p.name, p.price, p.currency, p.url, p.image,
-                                                 p.category, in_stock, ts, in_stock))
+                                                 p.category, in_stock, ts, in_stock))  # ?11: in_stock again
     if cur.rowcount > 0:
         products_of(conn).invalidate(shop, [p.id])
         return True
@@ -226,7 +242,8 @@ def _view(conn, shop, vid, e: Event, ts):
 def _add(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
     qty = e.qty or 1
-    _, cart_qty = _touch(conn, _ADD_ITEM, (shop, vid, e.product_id, ts, qty))
+    p = e.product
+    _, cart_qty = _touch(conn, _ADD_ITEM, (shop, vid, e.product_id, ts, qty, p and p.variant, p and p.price))
     # As with views and whole carts: one more of what is already in the cart teaches nothing new.
     if cart_qty == qty:
         recommend.learn(conn, shop, vid, e.product_id, "add", ts)
@@ -242,18 +259,27 @@ def _remove(conn, shop, vid, e: Event, ts):
 def _cart(conn, shop, vid, e: Event, ts):
     # The shop's cart as it is now. Products that left it stay in the cart history: shops clear
     # carts on their own (after 24 hours in the case), and that history is what the block shows.
-    _log(conn, shop, vid, e, ts, data=[{"id": pid, "qty": qty} for pid, qty, _ in e.items])
-    present = {pid: qty for pid, qty, _ in e.items if qty > 0}
+    _log(conn, shop, vid, e, ts, data=[{"id": pid, "qty": qty} for pid, qty, _, _ in e.items])
     before = {r[0] for r in conn.execute("SELECT product_id FROM visitor_items WHERE shop = ? AND vid = ? AND in_cart = 1",
                                          (shop, vid))}
     conn.execute("UPDATE visitor_items SET in_cart = 0 WHERE shop = ? AND vid = ? AND in_cart = 1", (shop, vid))
-    for pid, qty in present.items():
+    for pid, qty, price, variant in e.items:
+        if qty <= 0:
+            continue
         _touch(conn, _TOUCH_ITEM, (shop, vid, pid, ts))
-        conn.execute("UPDATE visitor_items SET in_cart = 1, cart_qty = ?, carted_at = coalesce(carted_at, ?) "
-                     "WHERE shop = ? AND vid = ? AND product_id = ?", (qty, ts, shop, vid, pid))
+        conn.execute(_CART_LINE, (shop, vid, pid, qty, ts, pid in before, variant, price))
         if pid not in before:
             # A shop that reports only whole carts still teaches what goes together.
             recommend.learn(conn, shop, vid, pid, "add", ts)
+
+
+def empty_cart(conn: sqlite3.Connection, shop: str, vid: str, now: float) -> None:
+    """The page shows an empty cart: what the server still thought was in it becomes cart history
+    (the moment, quantity, variant and price it went in with are kept). Logged as the empty
+    `cart` event a shop would have sent, had it told anyone it cleared the cart."""
+    if conn.execute("SELECT 1 FROM visitor_items WHERE shop = ? AND vid = ? AND in_cart = 1 LIMIT 1",
+                    (shop, vid)).fetchone():
+        _cart(conn, shop, vid, Event(type="cart"), now)
 
 
 def _favorite(conn, shop, vid, e: Event, ts):
@@ -274,9 +300,9 @@ def _purchase(conn, shop, vid, e: Event, ts):
     if conn.execute("SELECT 1 FROM events WHERE shop = ? AND order_id = ? AND type = 'purchase' LIMIT 1",
                     (shop, e.order_id)).fetchone():
         return False
-    items = [{"id": pid, "qty": qty, "price": price} for pid, qty, price in e.items]
+    items = [{"id": pid, "qty": qty, "price": price} for pid, qty, price, _ in e.items]
     _log(conn, shop, vid, e, ts, value=e.total, data={"currency": e.currency, "items": items})
-    for pid, qty, _ in e.items:
+    for pid, _, _, _ in e.items:
         _touch(conn, _TOUCH_ITEM, (shop, vid, pid, ts))
         # carted_at stays: block.py decides whether a bought product may return to the cart history.
         conn.execute("UPDATE visitor_items SET bought_at = ?, in_cart = 0, cart_qty = NULL "
@@ -289,7 +315,14 @@ def _log_only(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
 
 
+def _restore(conn, shop, vid, e: Event, ts):
+    # Which lines went back into the shop's cart from a block (the report counts restores and the
+    # orders after them); the cart itself is reported by the platform's own cart events.
+    _log(conn, shop, vid, e, ts, data={"items": [{"id": pid, "qty": qty} for pid, qty, _, _ in e.items]})
+
+
 _HANDLERS = {
     "view": _view, "add": _add, "remove": _remove, "cart": _cart, "favorite": _favorite,
     "unfavorite": _unfavorite, "purchase": _purchase, "impression": _log_only, "click": _log_only,
+    "restore": _restore,
 }

@@ -162,6 +162,13 @@ STEPS: list[str] = [
     """
     DROP INDEX events_by_time;
     """,
+    # 6: the cart line as it was (variant and price when carted), so the block can put it back in
+    # the shop's cart and say when its price fell; when a product came back in stock.
+    """
+    ALTER TABLE visitor_items ADD COLUMN cart_variant TEXT;
+    ALTER TABLE visitor_items ADD COLUMN cart_price REAL;
+    ALTER TABLE products ADD COLUMN restocked_at REAL;
+    """,
 ]
 
 

@@ -24,16 +24,16 @@ import time
 import uuid
 from typing import Any, Iterable, Sequence
 
-COLUMNS = "id, name, price, currency, url, image, category, in_stock"
+COLUMNS = "id, name, price, currency, url, image, category, in_stock, restocked_at"
 TTL = 10.0
 CATALOG_CHECK_EVERY = 0.5
 LIMIT = 200_000  # entries; the cache is cleared whole past it
 
 
 def product_dict(row: Sequence[Any]) -> dict[str, Any]:
-    pid, name, price, currency, url, image, category, in_stock = row
+    pid, name, price, currency, url, image, category, in_stock, restocked_at = row
     return {"id": pid, "name": name, "price": price, "currency": currency, "url": url, "image": image,
-            "category": category, "in_stock": in_stock}
+            "category": category, "in_stock": in_stock, "restocked_at": restocked_at}
 
 
 class ProductCache:

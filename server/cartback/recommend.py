@@ -368,7 +368,7 @@ def touch(conn: Any, shop: str, vid: str, product_id: str, last_at: float) -> No
 _SHOWABLE = "p.in_stock = 1 AND p.name IS NOT NULL AND p.name != '' AND p.url IS NOT NULL AND p.url != ''"
 
 
-_DETAILS = "p.id, p.name, p.price, p.currency, p.url, p.image, p.category, p.in_stock"
+_DETAILS = "p.id, p.name, p.price, p.currency, p.url, p.image, p.category, p.in_stock, p.restocked_at"
 
 
 def _categories_sql(n: int) -> str:

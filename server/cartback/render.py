@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
+import orjson
 from babel import Locale
 from babel.numbers import format_currency, get_currency_symbol
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, Template, select_autoescape
@@ -94,26 +95,35 @@ class Renderer:
 
     def card(self, shop_id: str, section: str, product: dict, locale: str, position: int) -> Markup:
         key = (shop_id, section, locale, position, product["id"], product["name"], product["url"],
-               product.get("image"), product.get("price"), product.get("currency"))
+               product.get("image"), product.get("price"), product.get("currency"), product.get("was_price"),
+               product.get("back_in_stock"))
         html = self._cards.get(key)
         if html is None:
             html = Markup(self._render(shop_id, "card.html",
-                                       {"p": product, "section": section, "locale": locale, "position": position}))
+                                       {"p": product, "section": section, "locale": locale, "position": position,
+                                        "t": i18n.TEXTS[locale]}))
             self._cards[key] = html
             if len(self._cards) > CARD_CACHE_SIZE:
                 self._cards.popitem(last=False)
         return html
 
     def block(self, shop_id: str, block_id: str, sections: list[Section], locale: str,
-              title_overrides: dict | None = None) -> str:
+              title_overrides: dict | None = None, can_restore: bool = False) -> str:
         rendered = []
+        restore = None
+        if can_restore:
+            # What the restore button puts back: the cart-history cards (all in stock), as carted.
+            lines = [{"id": p["id"], "variant": p.get("variant"), "qty": p.get("qty", 1)}
+                     for s in sections if s.key == "cart" for p in s.products]
+            if lines:
+                restore = orjson.dumps(lines).decode()
         for s in sections:
             cards = [self.card(shop_id, s.key, p, locale, i) for i, p in enumerate(s.products)]
             rendered.append(RenderedSection(s.key, i18n.text(locale, s.key, title_overrides), cards,
                                             Markup("      " + "\n      ".join(cards))))
         return self._render(shop_id, "block.html", {
             "block_id": block_id, "locale": locale, "title": i18n.text(locale, "title", title_overrides),
-            "sections": rendered})
+            "sections": rendered, "restore": restore, "t": i18n.TEXTS[locale]})
 
     def clear(self) -> None:
         self._cards.clear()

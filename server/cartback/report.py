@@ -48,6 +48,9 @@ COUNTS = ("rendered", "impressions", "clicks", "attributed_orders", "attributed_
 VISITORS = ("visitors_reached", "visitors_clicked", "visitors_purchased")
 DAILY = ("rendered", "impressions", "clicks", "attributed_orders", "attributed_revenue", "orders", "revenue")
 HOLDOUT_METRICS = ("visitors", "converted", "revenue", "revenue_sq")
+# One-click restores (scope "restores"): carts put back, their lines' quantities, and the orders of
+# the same visitor within the attribution window after a restore (dated by the purchase).
+RESTORE_METRICS = ("carts", "items", "orders", "revenue")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -144,6 +147,7 @@ class Figures:
     # Per group: visitors, converted, Σ revenue per visitor, Σ (revenue per visitor)².
     holdout: dict[str, dict[str, float]] = field(
         default_factory=lambda: {g: dict.fromkeys(HOLDOUT_METRICS, 0) for g in GROUPS})
+    restores: dict[str, float] = field(default_factory=lambda: dict.fromkeys(RESTORE_METRICS, 0))
 
     def day(self, n: int) -> dict[str, float]:
         row = self.daily.get(n)
@@ -233,6 +237,12 @@ SELECT c.vid, c.block_id, c.product_id, c.ts, b.sections,
 FROM events c JOIN blocks b ON b.id = c.block_id AND b.shop = c.shop
 WHERE c.shop = ? AND c.type = 'click' AND c.ts >= ? AND c.ts < ? AND c.ts >= b.ts AND b.holdout = 0
 ORDER BY c.ts
+"""
+
+_RESTORES_SQL = """
+SELECT vid, ts, data FROM events
+WHERE shop = ? AND type = 'restore' AND ts >= ? AND ts < ?
+ORDER BY ts
 """
 
 _PURCHASES_SQL = """
@@ -349,6 +359,15 @@ def compute_raw(conn: sqlite3.Connection, shop: str, lo_day: int, hi_day: int, w
             scope.counts["clicks"] += 1
             scope.sets["visitors_clicked"].add(vid)
 
+    # Restores of the period; those from one window before it on are kept for the orders after them.
+    restored_by: dict[str, list[float]] = {}
+    for vid, ts, data in conn.execute(_RESTORES_SQL, (shop, fetch_lo, hi)):
+        restored_by.setdefault(vid, []).append(ts)
+        if ts < lo or not keep(ts):
+            continue
+        fig.restores["carts"] += 1
+        fig.restores["items"] += sum(max(0, int(i.get("qty") or 0)) for i in purchase_items(data))
+
     # Purchases of the period, and after it for one window (the holdout cohort's conversions).
     prices = Prices(conn, shop)
     purchases = [(vid, ts, value, purchase_items(data))
@@ -367,6 +386,12 @@ def compute_raw(conn: sqlite3.Connection, shop: str, lo_day: int, hi_day: int, w
         fig.revenue += total
         day["orders"] += 1
         day["revenue"] += total
+        restores = restored_by.get(vid)
+        if restores:
+            at = bisect.bisect_right(restores, ts) - 1
+            if at >= 0 and restores[at] >= ts - window:
+                fig.restores["orders"] += 1
+                fig.restores["revenue"] += total
         attributed: dict[str, float] = {}
         for item in items:
             qty = item.get("qty", 1)
@@ -423,6 +448,7 @@ def daily_rows(fig: Figures, day: int, rolled_at: float) -> list[tuple[str, str,
     rows += [("totals", m, v) for m, v in (("orders", fig.orders), ("revenue", fig.revenue)) if v]
     for group, values in fig.holdout.items():
         rows += [(group, m, v) for m, v in values.items() if v]
+    rows += [("restores", m, v) for m, v in fig.restores.items() if v]
     return rows
 
 
@@ -448,6 +474,8 @@ def add_rolled(conn: sqlite3.Connection, shop: str, fig: Figures, lo_day: int, h
                 fig.day(n)[metric] += value
         elif scope in fig.holdout and metric in HOLDOUT_METRICS:
             fig.holdout[scope][metric] += value
+        elif scope == "restores" and metric in RESTORE_METRICS:
+            fig.restores[metric] += value
         elif scope == "day":
             fig.day(n)
 
@@ -550,6 +578,12 @@ def build_report(conn: sqlite3.Connection, shop: Shop, start: date, end: date) -
             "revenue": _money(fig.revenue),
             "block_revenue_share": _ratio(fig.scopes["block"].counts["attributed_revenue"], fig.revenue),
         },
+        "restores": {
+            "carts": int(fig.restores["carts"]),
+            "items": int(fig.restores["items"]),
+            "orders": int(fig.restores["orders"]),
+            "revenue": _money(fig.restores["revenue"]),
+        },
         "holdout": {
             "share": share,
             "treatment": treatment,
@@ -608,6 +642,7 @@ CSV_COLUMNS = (
     "total_orders", "total_revenue", "block_revenue_share",
     "visitors", "converted", "conversion_rate", "revenue", "revenue_per_visitor",
     "absolute", "relative", "ci95_low", "ci95_high", "relative_ci95_low", "relative_ci95_high", "significant",
+    "restored_carts", "restored_items",
 )
 DAILY_CSV_COLUMNS = ("shop", "date", *DAILY)
 _MONEY_FIELDS = {"attributed_revenue", "attributed_order_revenue", "total_revenue", "revenue", "revenue_per_visitor"}
@@ -646,6 +681,9 @@ def report_csv(report: dict[str, Any]) -> str:
         rows.append({"scope": f"uplift:{metric}", "absolute": comp["absolute"], "relative": comp["relative"],
                      "ci95_low": ci[0], "ci95_high": ci[1], "relative_ci95_low": rel[0],
                      "relative_ci95_high": rel[1], "significant": comp["significant"]})
+    restores = report["restores"]
+    rows.append({"scope": "restores", "restored_carts": restores["carts"], "restored_items": restores["items"],
+                 "total_orders": restores["orders"], "total_revenue": restores["revenue"]})
     for row in rows:
         merged = {**common, **row}
         writer.writerow([_cell(c, merged.get(c)) for c in CSV_COLUMNS])
@@ -724,6 +762,10 @@ def report_text(report: dict[str, Any], locale: str = "tr") -> str:
     totals = report["totals"]
     lines += ["", f"All tracked orders: {_num(totals['orders'])}, revenue {money(totals['revenue'])}; "
                   f"block's share of revenue: {_pct(totals['block_revenue_share'])} ({days}-day attribution)", ""]
+
+    r = report["restores"]
+    lines += [f"Carts restored in one click: {_num(r['carts'])} ({_num(r['items'])} items); orders within "
+              f"{days} days after a restore: {_num(r['orders'])}, revenue {money(r['revenue'])}", ""]
 
     h = report["holdout"]
     if h["share"]:

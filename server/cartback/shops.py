@@ -32,6 +32,14 @@ SELECTOR_PRESETS = {
     "opencart": "#checkout-cart #shopping-cart, #error-not-found #content",
 }
 
+# Platforms whose cart the snippet reads by itself (an adapter, snippet/src/adapters/<name>.js), so
+# a merchant pastes the tag and nothing else. ga4 reads any shop's GA4 e-commerce dataLayer and has
+# no cart API, hence no restore.
+PLATFORMS = ("shopify", "woocommerce", "magento", "prestashop", "ga4")
+RESTORING_PLATFORMS = ("shopify", "woocommerce", "magento", "prestashop")
+# Which of the platform's ids the shop's catalog (and its JSON-LD) uses.
+ID_FIELDS = ("product", "sku", "variant")
+
 DEFAULT_SETTINGS: dict[str, Any] = {
     # Block layout: section order, titles per locale ({"tr": {"cart": "…"}}), limits.
     "sections": ["cart", "viewed", "favorites", "similar"],
@@ -48,6 +56,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "retention_days": 395,
     # Image hosts accepted from browsers besides the shop's own origins (CDNs).
     "image_origins": [],
+    # Zero-code tracking and one-click restore: the shop's platform (PLATFORMS), the id its catalog
+    # uses, and for shops without a platform restore a URL template ({id}, {variant}, {qty}).
+    "platform": None,
+    "id_field": "product",
+    "restore_url": None,
 }
 
 
@@ -110,9 +123,16 @@ class Shop:
 
     @property
     def selector_css(self) -> str | None:
-        if not self.selector:
+        # A shop that names its platform gets that platform's empty-cart preset unless it set its own.
+        selector = self.selector or self.settings.get("platform")
+        if not selector:
             return None
-        return SELECTOR_PRESETS.get(self.selector, self.selector)
+        return SELECTOR_PRESETS.get(selector, selector if self.selector else None)
+
+    @property
+    def can_restore(self) -> bool:
+        """Whether the block may offer to put the cart back: the platform's cart API or a URL template."""
+        return self.settings.get("platform") in RESTORING_PLATFORMS or bool(self.settings.get("restore_url"))
 
     def allows_origin(self, origin: str) -> bool:
         return normalize_origin(origin) in self.origins
@@ -214,7 +234,30 @@ def validate_settings(changes: Any) -> dict[str, Any]:
         elif name == "image_origins":
             if not isinstance(value, list) or not all(isinstance(v, str) and normalize_origin(v) for v in value):
                 raise bad_request(where, "a list of http(s) origins")
+        elif name == "platform":
+            if value is not None and value not in PLATFORMS:
+                raise bad_request(where, f"one of {', '.join(PLATFORMS)}, or null for none")
+        elif name == "id_field":
+            if value not in ID_FIELDS:
+                raise bad_request(where, f"one of {', '.join(ID_FIELDS)}")
+        elif name == "restore_url":
+            if value is not None and not _restore_template(value):
+                raise bad_request(where, "a path such as /cart/add?id={variant}&quantity={qty}, or an http(s) "
+                                         "URL, with {id} or {variant}; at most 500 characters")
     return changes
+
+
+def _restore_template(value: Any) -> bool:
+    if not isinstance(value, str) or not 0 < len(value) <= 500 or _CONTROL.search(value):
+        return False
+    if "{id}" not in value and "{variant}" not in value:
+        return False
+    # The snippet fetches it from the shop's page with the visitor's cookies: a path on the shop, or
+    # an http(s) URL (checked against the page's origin by the browser's CORS rules).
+    return value.startswith("/") and not value.startswith("//") or normalize_origin(value) is not None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def update_settings(conn: sqlite3.Connection, shop_id: str, changes: dict[str, Any]) -> Shop:

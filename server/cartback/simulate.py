@@ -30,6 +30,7 @@ connections from worker threads. `--simulate 30000` gives the case's scale (35,0
 from __future__ import annotations
 
 import argparse
+import html as htmlmod
 import concurrent.futures
 import json
 import math
@@ -77,6 +78,8 @@ class Rates:
     second_click: float = 0.12
     buy_after_click: float = 0.31     # clickers who buy the clicked product
     buy_base: float = 0.035           # per return, with or without the block
+    restore: float = 0.08             # visitors shown a restore button who press it
+    buy_after_restore: float = 0.3
     english: float = 0.15
 
 
@@ -90,12 +93,14 @@ class Summary:
     impressions: int = 0
     clicks: int = 0
     orders: int = 0
+    restores: int = 0
     seconds: float = 0.0
 
     def __str__(self) -> str:
         return (f"{self.visitors} visitors, {self.sessions} visits, {self.blocks} blocks served "
                 f"({self.no_block} empty carts without a block), {self.impressions} impressions, "
-                f"{self.clicks} clicks, {self.orders} orders; {self.requests} requests in {self.seconds:.1f} s")
+                f"{self.clicks} clicks, {self.restores} carts restored, {self.orders} orders; "
+                f"{self.requests} requests in {self.seconds:.1f} s")
 
 
 @dataclass
@@ -126,6 +131,7 @@ class Visitor:
     blocks: int = 0
     no_block: int = 0
     impressions: int = 0
+    restores: int = 0
 
 
 def load_products(path: Path | str | None = None) -> list[dict[str, Any]]:
@@ -254,6 +260,15 @@ def parse_block(html: str) -> tuple[str | None, list[tuple[str, str]]]:
     return (m.group(1) if m else None), cards
 
 
+_RESTORE = re.compile(r'data-cartback-restore="([^"]+)"')
+
+
+def restore_lines(html: str) -> list[dict[str, Any]]:
+    """What the block's restore button would put back in the cart (none without a button)."""
+    m = _RESTORE.search(html)
+    return json.loads(htmlmod.unescape(m.group(1))) if m else []
+
+
 def _pick(cards: list[tuple[str, str]], u: float) -> tuple[str, str]:
     # People click what they already wanted more often than a suggestion.
     weight = {"cart": 4.0, "viewed": 2.5, "favorites": 2.0, "similar": 1.5}
@@ -353,6 +368,19 @@ def _return(client: _Client, v: Visitor, ret: Return) -> None:
                     if buy_ts < client.now - 60:
                         v.orders += 1
                         events.append(_purchase(f"{client.orders}-{v.n}-{v.orders}", items, buy_ts))
+        lines = restore_lines(r.text) if block_id and v.clicked == 0 else []
+        # Its own draw, so the rest of the seeded quarter stays as it was.
+        u_restore, u_buy = random.Random(f"{client.seed}:{v.n}:{ret.ts}").random(), ret.u_base
+        if lines and ret.u_impression < client.rates.impression and u_restore < client.rates.restore:
+            ts += ret.delays[1]
+            events.append({"type": "restore", "block": block_id, "ts": ts,
+                           "items": [{"id": line["id"], "qty": line["qty"]} for line in lines]})
+            v.restores += 1
+            items = [(line["id"], line["qty"], prices[line["id"]]) for line in lines if line["id"] in prices]
+            buy_ts = ts + ret.delays[2]
+            if items and u_buy < client.rates.buy_after_restore and buy_ts < client.now - 60:
+                v.orders += 1
+                events.append(_purchase(f"{client.orders}-{v.n}-{v.orders}", items, buy_ts))
     elif r.status_code == 204:
         v.no_block += 1
     if ret.u_base < client.rates.buy_base:
@@ -415,7 +443,7 @@ def run(widget_url: str, shop: str, api_key: str, days: int = 90, visitors: int 
         visitors=visitors, sessions=sum(len(s) for s in by_day.values()),
         requests=sum(v.requests for v in people), blocks=sum(v.blocks for v in people),
         no_block=sum(v.no_block for v in people), impressions=sum(v.impressions for v in people),
-        clicks=sum(v.clicked for v in people),
+        clicks=sum(v.clicked for v in people), restores=sum(v.restores for v in people),
         orders=sum(v.orders for v in people) + sum(1 for v in people for e in v.first if e["type"] == "purchase"),
         seconds=time.monotonic() - started,
     )

@@ -21,7 +21,8 @@ from .products import products_of
 # The most recent rows of one visitor are plenty for four sections of at most eight cards.
 HISTORY_LIMIT = 200
 
-_COLUMNS = "product_id, viewed_at, views, carted_at, in_cart, fav_at, bought_at, last_at"
+_COLUMNS = ("product_id, viewed_at, views, carted_at, in_cart, fav_at, bought_at, last_at, "
+            "cart_qty, cart_variant, cart_price")
 # Sorted here, not by SQLite: its sorter costs about as much as reading the rows (~20 µs for 25
 # rows, bench/README.md). The primary key bounds the read to the visitor; one row past the limit
 # says when the visitor has more than the limit, and only then does SQLite pick the newest.
@@ -49,13 +50,21 @@ def load_history(conn: sqlite3.Connection, shop: str, vid: str) -> list[HistoryI
     details = products.get_many(conn, shop, [r[0] for r in rows])
     # tuple.__new__ directly: HistoryItem._make is a Python-level wrapper around it (24 rows a block).
     new, get = tuple.__new__, details.get
-    return [new(HistoryItem, (*r, get(r[0]))) for r in rows]
+    return [new(HistoryItem, (*r[:8], get(r[0]), *r[8:])) for r in rows]
 
 
 def compute_sections(conn: sqlite3.Connection, shop: str, vid: str, settings: dict[str, Any]) -> list[Section]:
+    return compute_block(conn, shop, vid, settings)[0]
+
+
+def compute_block(conn: sqlite3.Connection, shop: str, vid: str,
+                  settings: dict[str, Any]) -> tuple[list[Section], bool]:
+    """The block's sections, and whether the server still believed something was in the cart (the
+    page that asks shows an empty cart: the caller records that the shop emptied it)."""
     history = load_history(conn, shop, vid)
     if not history:
-        return []
+        return [], False
+    stale_cart = any(i.in_cart for i in history)
 
     def similar(room: int) -> list[dict[str, Any]]:
         recent = history[:recommend.HISTORY]
@@ -64,7 +73,7 @@ def compute_sections(conn: sqlite3.Connection, shop: str, vid: str, settings: di
         # The recommender returns showable products only; a small margin covers what the rules drop.
         return recommend.similar_products(conn, shop, signals, {i.product_id for i in history}, room + 2, categories)
 
-    return build_sections(history, similar, settings)
+    return build_sections(history, similar, settings), stale_cart
 
 
 def _strongest(item: HistoryItem) -> str:

@@ -23,7 +23,8 @@ import orjson
 from .errors import ApiError, bad_request
 from .shops import Shop, normalize_origin
 
-EVENT_TYPES = ("view", "add", "remove", "cart", "favorite", "unfavorite", "purchase", "impression", "click")
+EVENT_TYPES = ("view", "add", "remove", "cart", "favorite", "unfavorite", "purchase", "impression", "click",
+               "restore")
 SECTIONS = ("cart", "viewed", "favorites", "similar")
 MAX_ID = 64
 MAX_NAME = 300
@@ -46,6 +47,13 @@ class Product:
     image: str | None = None
     category: str | None = None
     in_stock: bool | None = None
+    # The platform's own handle to put this product back in the cart (a Shopify variant id...):
+    # kept with the visitor's cart line, never with the product.
+    variant: str | None = None
+
+
+# One line of a cart, an order or a restore: product id, quantity, price (orders and carts), variant.
+Item = tuple[str, int, "float | None", "str | None"]
 
 
 @dataclass
@@ -54,7 +62,7 @@ class Event:
     product_id: str | None = None
     product: Product | None = None
     qty: int | None = None
-    items: list[tuple[str, int, float | None]] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
     order_id: str | None = None
     total: float | None = None
     currency: str | None = None
@@ -174,7 +182,7 @@ def _display(ignored: list[dict[str, str]], check, *args) -> Any:
 
 # Many visitors view the same products, and each view carries the same JSON-LD: the outcome of
 # checking it is kept (keyed by everything it depends on). Bounded; cleared whole when full.
-_PRODUCT_FIELDS = ("id", "name", "price", "currency", "url", "image", "category", "in_stock")
+_PRODUCT_FIELDS = ("id", "name", "price", "currency", "url", "image", "category", "in_stock", "variant")
 _parsed: dict[tuple, tuple[Product, list[dict[str, str]]]] = {}
 _PARSED_LIMIT = 20_000
 
@@ -220,10 +228,11 @@ def _parse_product(value: dict, where: str, shop: Shop, ignored: list[dict[str, 
         image=_display(ignored, _url, value.get("image"), f"{where}.image", shop.asset_origins, ignored),
         category=_display(ignored, _string, value.get("category"), f"{where}.category", MAX_CATEGORY),
         in_stock=in_stock,
+        variant=_string(value.get("variant"), f"{where}.variant", MAX_ID),
     )
 
 
-def _items(value: Any, where: str, with_price: bool) -> list[tuple[str, int, float | None]]:
+def _items(value: Any, where: str, with_price: bool) -> list[Item]:
     if not isinstance(value, list):
         raise bad_request(where, f"must be a list, not {_kind(value)}")
     if len(value) > MAX_ITEMS:
@@ -238,7 +247,8 @@ def _items(value: Any, where: str, with_price: bool) -> list[tuple[str, int, flo
         pid = _string(item.get("id"), f"{at}.id", MAX_ID, required=True)
         qty = _qty(item.get("qty"), f"{at}.qty")
         price = _number(item.get("price"), f"{at}.price") if with_price else None
-        items.append((pid, qty, price))  # type: ignore[arg-type]
+        variant = _string(item.get("variant"), f"{at}.variant", MAX_ID)
+        items.append((pid, qty, price, variant))  # type: ignore[arg-type]
     return items
 
 
@@ -263,12 +273,15 @@ def parse_event(raw: Any, where: str, shop: Shop, ignored: list[dict[str, str]])
     elif kind in ("remove", "unfavorite"):
         event.product_id = _string(raw.get("id"), f"{where}.id", MAX_ID, required=True)
     elif kind == "cart":
-        event.items = _items(raw.get("items", []), f"{where}.items", with_price=False)
+        event.items = _items(raw.get("items", []), f"{where}.items", with_price=True)
     elif kind == "purchase":
         event.order_id = _string(raw.get("order_id"), f"{where}.order_id", MAX_ID, required=True)
         event.total = _number(raw.get("total"), f"{where}.total")
         event.currency = _currency(raw.get("currency"), f"{where}.currency")
         event.items = _items(raw.get("items", []), f"{where}.items", with_price=True)
+    elif kind == "restore":
+        event.block = _string(raw.get("block"), f"{where}.block", MAX_ID, required=True)
+        event.items = _items(raw.get("items", []), f"{where}.items", with_price=False)
     elif kind == "impression":
         event.block = _string(raw.get("block"), f"{where}.block", MAX_ID, required=True)
     elif kind == "click":

@@ -15,6 +15,8 @@ from cartback import simulate
 from tests.conftest import REPO, add_shop, put_products
 
 ARTIFACTS = REPO / "test-artifacts"
+# The restore cards: carts restored, and orders after a restore (report["restores"]).
+RESTORE_CARDS = {"restored_carts": "carts", "restore_orders": "orders"}
 CARD_METRICS = {
     "impressions": "block", "visitors_reached": "block", "ctr_visitors": "block", "click_to_purchase": "block",
     "attributed_orders": "block", "attributed_revenue": "block", "block_revenue_share": "totals",
@@ -25,12 +27,13 @@ CARD_METRICS = {
 def shop(cartback_server):
     """A shop with 35 days of simulated traffic (through the HTTP API), a holdout group included."""
     origin = "http://dashboard-shop.test"
-    s = add_shop(cartback_server.db_path, [origin], settings={"holdout_share": 0.2}, shop_id=f"dash{os.getpid()}")
+    s = add_shop(cartback_server.db_path, [origin], settings={"holdout_share": 0.2, "platform": "shopify"},
+                 shop_id=f"dash{os.getpid()}")
     products = [dict(p, url=origin + p["url"], image=origin + p["image"]) for p in simulate.load_products()]
     put_products(cartback_server.db_path, s.id, products)
-    rates = simulate.Rates(click=0.2, buy_after_click=0.5)
+    rates = simulate.Rates(click=0.2, buy_after_click=0.5, restore=0.3)
     summary = simulate.run(cartback_server.url, s.id, s.api_key, days=35, visitors=220, seed=11, rates=rates)
-    assert summary.impressions > 0 and summary.clicks > 0
+    assert summary.impressions > 0 and summary.clicks > 0 and summary.restores > 0
     return s
 
 
@@ -68,7 +71,10 @@ def cards(page) -> dict[str, tuple[float, str]]:
 
 def check_cards(page, rep: dict, decimal: str = ".") -> None:
     shown = cards(page)
-    assert set(shown) == set(CARD_METRICS)
+    assert set(shown) == set(CARD_METRICS) | set(RESTORE_CARDS)
+    for metric, key in RESTORE_CARDS.items():
+        value, text = shown[metric]
+        assert value == rep["restores"][key] and number(text, decimal) == rep["restores"][key], metric
     for metric, scope in CARD_METRICS.items():
         expected = rep[scope][metric]
         value, text = shown[metric]
@@ -99,7 +105,7 @@ def test_sign_in_refuses_a_wrong_key_and_keeps_the_key_out_of_the_page(page, car
 
     sign_in(page, cartback_server, shop)
     assert page.url.endswith("/dashboard")
-    assert page.locator("article.card").count() == 7
+    assert page.locator("article.card").count() == 9
     assert shop.api_key not in page.content()
     session = next(c for c in page.context.cookies() if c["name"] == "cartback_session")
     assert session["httpOnly"] and session["sameSite"] == "Lax" and session["expires"] > 0

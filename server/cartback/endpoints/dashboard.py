@@ -126,6 +126,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "share_help": "Revenue from the block divided by all revenue tracked in the period.",
         "share_sub": "of {v} total revenue",
         "verdict_card": "Does the block add sales?",
+        "restores_title": "Carts restored in one click",
+        "restored": "Carts restored",
+        "restored_help": "Visitors who put their earlier cart back with the block's button.",
+        "restored_sub": "{n} items back in the cart",
+        "restore_orders": "Orders after a restore",
+        "restore_orders_help": "Orders by those visitors within the attribution window after the restore.",
+        "restore_orders_sub": "Revenue: {v}",
         "charts": "Day by day",
         "charts_weekly": "Week by week",
         "chart_impressions": "Block views",
@@ -241,6 +248,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "click_purchase_help": "Tıklayan ziyaretçilerden tıkladığı ürünü satın alanların oranı.",
         "click_purchase_sub": "Tıklayan {m} ziyaretçiden {n} kişi",
         "orders": "Bloktan gelen siparişler",
+        "restores_title": "Tek tıkla geri yüklenen sepetler",
+        "restored": "Geri yüklenen sepetler",
+        "restored_help": "Önceki sepetini bloktaki düğmeyle geri yükleyen ziyaretçiler.",
+        "restored_sub": "Sepete dönen {n} ürün",
+        "restore_orders": "Geri yüklemeden sonra siparişler",
+        "restore_orders_help": "Bu ziyaretçilerin geri yüklemeden sonra, ilişkilendirme süresi içindeki siparişleri.",
+        "restore_orders_sub": "Ciro: {v}",
         "orders_help": "Blokta tıklanan bir ürünü içeren siparişler.",
         "orders_sub": "toplam {n} siparişin içinde",
         "revenue": "Bloktan gelen ciro",
@@ -920,6 +934,7 @@ async def dashboard(request: Request) -> Response:
         totals = report.get("totals") or {}
         context["block"] = block
         context["totals"] = totals
+        context["restores"] = report.get("restores") or {}
         context["per_visitor"] = (_f(block, "impressions") / _f(block, "visitors_reached")
                                   if _f(block, "visitors_reached") else 0)
         rows, weekly = _buckets(report.get("daily") or [], period)

@@ -28,7 +28,8 @@ from ..report import holdout_share
 from ..shops import require_merchant_headers
 from ..stats import in_control_group
 from ..renders import record_blocks
-from ..store import compute_sections
+from ..ingest import empty_cart as record_empty_cart
+from ..store import compute_block
 
 
 class _RandomBytes:
@@ -83,14 +84,19 @@ class EmptyCart:
             return await send_response(send, 204, answer_headers)
         locale = pick_locale(params.get("locale"), shop.locale)
         # On the loop thread: a few indexed reads cost less than the hop to a reader thread.
-        sections = state.db.read_inline(compute_sections, shop.id, vid, shop.settings)
+        sections, stale_cart = state.db.read_inline(compute_block, shop.id, vid, shop.settings)
+        # Global Privacy Control: the block may still be shown, nothing about the visit is stored.
+        record = headers.get("sec-gpc", "").strip() != "1"
+        if stale_cart and record:
+            # The page shows an empty cart, so the shop emptied it (after 24 hours, on its own
+            # server, telling nobody): what was in it is cart history from now on, for every later
+            # block and report too. The sections above already treat it so.
+            await state.db.write(record_empty_cart, shop.id, vid, ts)
         if not sections:
             return await send_response(send, 204, answer_headers)
         control = in_control_group(shop.id, vid, holdout_share(shop.settings))
         block_id = new_block_id()
         summary = orjson.dumps([{"key": s.key, "ids": [p["id"] for p in s.products]} for s in sections]).decode()
-        # Global Privacy Control: the block may still be shown, nothing about the visit is stored.
-        record = headers.get("sec-gpc", "").strip() != "1"
         row = (block_id, shop.id, vid, ts, locale, int(control), summary)
         if record and trusted:
             await state.db.write(record_blocks, [row])  # a back end placing renders in time wants them stored first
@@ -99,7 +105,7 @@ class EmptyCart:
             state.render_log.add(row)
         if control:
             return await send_response(send, 204, {**answer_headers, "x-cartback-group": "control"})
-        html = state.renderer.block(shop.id, block_id, sections, locale, shop.settings.get("titles"))
+        html = state.renderer.block(shop.id, block_id, sections, locale, shop.settings.get("titles"), shop.can_restore)
         await send_response(send, 200, answer_headers, html.encode(), b"text/html; charset=utf-8")
 
 
