@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from .errors import ApiError, bad_request
-from .shops import DEFAULT_SETTINGS, Shop, get_shop
+from .shops import DEFAULT_SETTINGS, HOLDOUT_CHANGED, Shop, get_shop
 from .stats import Sample, two_proportions, welch
 from .validation import SECTIONS
 
@@ -527,6 +527,12 @@ def _group_dict(h: dict[str, float]) -> dict[str, Any]:
     }
 
 
+def _iso_time(ts: Any) -> str | None:
+    if not isinstance(ts, (int, float)) or not math.isfinite(ts):
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
 def _money_comparison(comparison: dict[str, Any]) -> dict[str, Any]:
     """A revenue comparison with its amounts in cents (the relative figures stay fractions)."""
     ci = comparison["ci95"]
@@ -600,6 +606,7 @@ def build_report(conn: sqlite3.Connection, shop: Shop, start: date, end: date) -
         },
         "holdout": {
             "share": share,
+            "changed_at": _iso_time(shop.settings.get(HOLDOUT_CHANGED)),
             "treatment": treatment,
             "control": control,
             "conversion": conversion.as_dict(),

@@ -64,6 +64,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
+# Kept with the settings by update_settings, not a setting a merchant sets.
+HOLDOUT_CHANGED = "holdout_changed_at"
+
 _normalized: dict[str, str | None] = {}
 _MISSING = object()
 
@@ -280,6 +283,9 @@ def update_settings(conn: sqlite3.Connection, shop_id: str, changes: dict[str, A
     if row is None:
         raise ApiError(404, "unknown_shop", f"shop: no shop {shop_id!r}", "shop")
     stored = json.loads(row[0])
+    if "holdout_share" in changes and changes["holdout_share"] != merged_settings(stored)["holdout_share"]:
+        # The report says when the control group's size changed: a period can span both settings.
+        stored[HOLDOUT_CHANGED] = time.time()
     stored.update(changes)
     conn.execute("UPDATE shops SET settings = ? WHERE id = ?", (json.dumps(stored), shop_id))
     shop = get_shop(conn, shop_id)
