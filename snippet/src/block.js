@@ -1,8 +1,7 @@
-/* A block on the page: its viewable impression, clicks on its cards, its restore button. */
+/* A block on the page: its viewable impression and clicks on its cards. */
 
 import { quiet } from './page.js';
 import { beacon, track } from './transport.js';
-import { restore } from './restore.js';
 
 export const watchBlock = block => {
   // Viewable: half of the block on screen, or, for a block too tall for that (a phone, two cards a
@@ -14,13 +13,11 @@ export const watchBlock = block => {
       (observer.disconnect(), track({ type: 'impression', block: id }))), { threshold: [.2, .3, .5] });
   observer.observe(block);
   block.addEventListener('click', quiet(e => {
-    const card = e.target.closest('[data-cartback-product]'), section = card && card.closest('[data-section]'),
-      button = e.target.closest('[data-cartback-restore]');
+    const card = e.target.closest('[data-cartback-product]'), section = card && card.closest('[data-section]');
     if (card) {
       track({ type: 'click', block: id, id: card.dataset.cartbackProduct, section: section && section.dataset.section });
       // The click usually navigates: only a beacon is sure to arrive.
       beacon();
     }
-    button && restore(button, block, id);
   }));
 };

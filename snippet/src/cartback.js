@@ -10,7 +10,7 @@
  * tag, the visitor and the shop's config said, which the other modules read (set only here).
  * Wire formats: docs/WIRE.md. */
 
-import { assign, doc, encode, noop, quiet } from './page.js';
+import { addToHead, assign, doc, encode, noop, quiet } from './page.js';
 import { OPT_OUT, TOKEN, readValue, removeValue, writeValue } from './storage.js';
 import { beacon, queue, request, track } from './transport.js';
 import { idOf, readJsonLd, trackId, trackProduct, validId } from './products.js';
@@ -21,22 +21,21 @@ export let endpoint;
 export let locale;
 // Whether this visitor may be tracked: changes with consent.
 export let tracking;
-// GET /v1/config: {selector, platform, id_field, restore_url, adapter, ...}; also window.cartback.c.
+// GET /v1/config: {selector, platform, id_field, restore_url, adapter, ...}; also window.cartback.c,
+// where adapters and restore.js read it.
 export let config = {};
-// What the platform adapter registered: {restore(items)}.
-export let adapter = {};
 
 try {
   const script = doc.currentScript || doc.querySelector('script[data-shop][src*="snippet.js"]'),
-    attribute = name => script.getAttribute('data-' + name),
+    data = script.dataset,
     queued = window.cartback,
-    pending = attribute('consent') == 'pending',
-    gpc = navigator.globalPrivacyControl === true;
-  shop = attribute('shop');
+    pending = data.consent == 'pending',
+    gpc = navigator.globalPrivacyControl == true;
+  shop = data.shop;
   // A second copy of the tag must not replay the queue again or watch the page twice.
   if (shop && !(queued && queued.l)) {
-    endpoint = (attribute('endpoint') || new URL(script.src).origin).replace(/\/+$/, '');
-    locale = attribute('locale');
+    endpoint = (data.endpoint || new URL(script.src).origin).replace(/\/+$/, '');
+    locale = data.locale;
     let started;
 
     const start = () => {
@@ -47,16 +46,15 @@ try {
         scheduleCheck();
         // The adapter is its own file (src/adapters/), so shops on other platforms never download
         // it; it reads window.cartback.c and registers through cartback('adapter', ...).
-        c.adapter && doc.head.appendChild(assign(doc.createElement('script'), { async: true, src: c.adapter }));
+        c.adapter && addToHead('script', { src: c.adapter });
       }).catch(noop);
       // Carts empty without a page load (AJAX, React): watch what can reveal an empty state.
       new MutationObserver(scheduleCheck).observe(doc.documentElement,
         { childList: true, subtree: true, attributeFilter: ['class', 'style', 'hidden'] });
       // An async script may run before the body is parsed.
       const ready = quiet(() => {
-        doc.querySelectorAll('script[type="application/ld+json"]').forEach(e => {
-          try { readJsonLd(JSON.parse(e.textContent)); } catch (_) {}
-        });
+        // One bad script (not JSON) skips itself only.
+        doc.querySelectorAll('script[type="application/ld+json"]').forEach(quiet(e => readJsonLd(JSON.parse(e.textContent))));
         scheduleCheck();
       });
       doc.readyState == 'loading' ? doc.addEventListener('DOMContentLoaded', ready) : ready();
@@ -80,9 +78,15 @@ try {
           writeValue(OPT_OUT, '1');
         }
       },
-      // Registering is not tracking: it needs no consent (what the adapter reports does).
+      // Registering is not tracking: it needs no consent (what the adapter reports does). The
+      // restore button's code (restore.js, loaded with a block that has the button) reads it there.
       adapter: registered => {
-        adapter = registered || {};
+        api.a = registered;
+      },
+      // From restore.js: what went back in the cart. By beacon: a reload may follow at once.
+      restore: (block, items) => {
+        track({ type: 'restore', block, items });
+        beacon();
       },
     };
 
@@ -90,7 +94,7 @@ try {
     const api = window.cartback = quiet((verb, a, b) => {
       /^(view|add|favorite)$/.test(verb) ? trackProduct(verb, a, verb == 'add' && { qty: +b || 1 })
         : /^(remove|unfavorite)$/.test(verb) ? trackId(verb, a)
-          : verbs[verb] && verbs[verb](a);
+          : verbs[verb] && verbs[verb](a, b);
     });
     api.l = 1;
 

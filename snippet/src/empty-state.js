@@ -5,7 +5,7 @@
  * block goes. Carts empty without a page load too (AJAX, React), so checks run again whenever the
  * page changes, throttled. */
 
-import { assign, doc, encode, quiet } from './page.js';
+import { addToHead, doc, encode, quiet } from './page.js';
 import { config, endpoint, locale, shop, tracking } from './cartback.js';
 import { TOKEN, readValue } from './storage.js';
 import { flush, request } from './transport.js';
@@ -17,6 +17,7 @@ let requesting;   // a block request is running
 let checkTimer;
 let stylesheet;   // a promise: the block's stylesheet has loaded (or failed)
 let requests = 0;
+let restoreCode;   // the restore button's code was asked for
 
 // Themes hide an always-present empty state with CSS (Dawn), so presence is not enough.
 const visible = e => e.getClientRects().length && getComputedStyle(e).visibility != 'hidden';
@@ -30,9 +31,9 @@ export const scheduleCheck = () => {
 // Asks again only when the visible empty state is a new element, so busy pages cost nothing.
 const check = quiet(() => {
   checkTimer = 0;
-  if (!tracking || requesting) return;
-  if (block && !block.isConnected) block = lastEmpty = 0;
-  if (block) return;
+  if (!tracking || requesting || block && block.isConnected) return;
+  // The page removed the block: what is empty now is asked about afresh.
+  if (block) block = lastEmpty = 0;
   let target = firstVisible('[data-cartback=empty-cart]'), after = 0;
   // A bad selector throws here and ends this check only; the placeholder came first.
   if (!target && config.selector) target = firstVisible(config.selector), after = 1;
@@ -64,13 +65,15 @@ const showBlock = async (target, after) => {
       html = answer && answer.ok && await answer.text(),
       t = doc.createElement('template');
     if (html) {
+      // The restore button's code loads meanwhile, once: most blocks are never restored from.
+      restoreCode || !html.includes('data-cartback-restore') || addToHead('script', { src: restoreCode = endpoint + '/snippet/restore.js' });
       // The block waits for its stylesheet so it never flashes unstyled.
-      await (stylesheet = stylesheet || new Promise(done => doc.head.appendChild(assign(doc.createElement('link'),
-        { rel: 'stylesheet', href: endpoint + '/static/cartback.css', onload: done, onerror: done }))));
+      await (stylesheet = stylesheet || new Promise(done =>
+        addToHead('link', { rel: 'stylesheet', href: endpoint + '/static/cartback.css', onload: done, onerror: done })));
       t.innerHTML = html;
       const fresh = t.content.firstElementChild;
       fresh && tracking && target.isConnected && !(block && block.isConnected) &&
-        (after ? target.after(fresh) : target.append(fresh), watchBlock(block = fresh));
+        (target[after ? 'after' : 'append'](fresh), watchBlock(block = fresh));
     }
   } catch (e) {}
   requesting = 0;

@@ -18,7 +18,12 @@ export const quiet = fn => (a, b, c) => {
   } catch (e) {}
 };
 
-// A request that cannot hang: a silent host costs the page nothing after `ms`.
+// The block's stylesheet, and scripts: the platform adapter, the restore button's code (a script
+// added by script runs async without being told).
+export const addToHead = (tag, props) => doc.head.appendChild(assign(doc.createElement(tag), props));
+
+// A request that cannot hang: a silent host costs the page nothing after `ms` (the widget's own
+// calls: transport.js request()).
 export const timedFetch = (url, options, ms, controller = new AbortController()) => (
   setTimeout(() => controller.abort(), ms), fetch(url, assign({ signal: controller.signal }, options))
 );

@@ -19,9 +19,12 @@ export const trackId = (type, product, id) => {
   validId(id) && track({ type, id });
 };
 
+// JSON.stringify leaves out what is undefined: a field the page does not state is not sent.
+let unstated;
+
 // schema.org lets most values be a string, an object (ImageObject, Thing) or an array of them.
 const text = v => (
-  v = [].concat(v)[0], v = v && (v.url || v.contentUrl || v.name || v), typeof v == 'string' ? v : undefined
+  v = [].concat(v)[0], v = v && (v.url || v.contentUrl || v.name || v), typeof v == 'string' ? v : unstated
 );
 
 const absolute = url => url && new URL(url, loc.href).href;
@@ -40,9 +43,9 @@ export const readJsonLd = node => {
         url: absolute(text(node.url) || loc.href),
         image: absolute(text(node.image)),
         category: text(node.category),
-        price: price >= 0 ? price : undefined,
+        price: price >= 0 ? price : unstated,
         currency: text(offer.priceCurrency),
-        in_stock: availability ? !/Out|Disc/.test(availability) : undefined,
+        in_stock: availability ? !/Out|Disc/.test(availability) : unstated,
       });
     }
   }

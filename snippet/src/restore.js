@@ -1,22 +1,25 @@
-/* "Restore my cart": puts the in-stock products of the block's cart-history section back in the
- * shop's cart, through the platform adapter's restore, or else the shop's restore_url template
- * fetched once per product, one after another (a cart API may not take two adds at once).
+/* "Restore my cart", built on its own into dist/restore.js (served as /snippet/restore.js): the core
+ * loads it only when a block it received has the button, which keeps it out of the core that every
+ * page view of every shop downloads (2,500 B gzipped budget).
  *
- * The button carries the items as JSON and the texts for a partial and a total failure, so the
- * server picks the words and the snippet only counts. */
+ * On a click of [data-cartback-restore] it puts the listed in-stock products back in the shop's
+ * cart: through the platform adapter's restore (registered on the core as window.cartback.a), or
+ * else the shop's restore_url template (window.cartback.c, the config) fetched once per product, one
+ * after another (a cart API may not take two adds at once). The button carries the items as JSON
+ * and the texts for a partial and a total failure, so the server picks the words and this only
+ * counts. What went in is reported through the core: cartback('restore', blockId, items). */
 
-import { encode, loc, timedFetch } from './page.js';
-import { adapter, config } from './cartback.js';
-import { beacon, track } from './transport.js';
+import { doc, encode, loc, quiet, timedFetch } from './page.js';
 
 // An async function never throws to its caller: it rejects, and a rejection nobody handles reaches
 // the page's error handlers. Hence the try around all of it.
-export const restore = async (button, block, blockId) => {
+const restore = async button => {
   try {
-    const data = button.dataset, items = JSON.parse(data.cartbackRestore), template = config.restore_url;
+    const cb = window.cartback, adapter = cb.a || {}, template = (cb.c || {}).restore_url, data = button.dataset,
+      block = button.closest('[data-cartback-block]'), items = JSON.parse(data.cartbackRestore);
     let ids = [];
     if (button.disabled || !(adapter.restore || template)) return;
-    button.disabled = 1;
+    button.disabled = true;
     try {
       if (adapter.restore) ids = (await adapter.restore(items)).added;
       // {variant} falls back to the id: most shops add to the cart by the id their catalog uses. A
@@ -32,20 +35,24 @@ export const restore = async (button, block, blockId) => {
     } catch (e) {}
     const added = items.filter(item => [].concat(ids).includes(item.id)),
       failed = items.filter(item => !added.includes(item));
-    if (added[0]) {
-      track({ type: 'restore', block: blockId, items: added.map(({ id, qty }) => ({ id, qty })) });
-      // A reload follows at once: only a beacon is sure to arrive.
-      beacon();
-    }
+    // Sent by beacon: a reload may follow at once.
+    added[0] && cb('restore', block.dataset.cartbackBlock, added.map(({ id, qty }) => ({ id, qty })));
     // All back in the cart: the shop's own page shows it best.
     if (!failed[0]) return loc.reload();
     // Some missing: the visitor reads which, and the button stays off (pressing again would add the
     // others twice). None went in: the visitor may try again.
     button.disabled = !!added[0];
     block.querySelector('[data-cartback-status]').textContent = added[0]
-      ? data.cartbackPartial.replace('{names}', () => failed.map(({ id }, name) => (
-        name = block.querySelector('[data-cartback-product="' + CSS.escape(id) + '"] .cartback__name'),
-        name ? name.textContent.trim() : id)).join(', '))
+      ? data.cartbackPartial.replace('{names}', () => failed.map(({ id }) => {
+        const name = block.querySelector('[data-cartback-product="' + CSS.escape(id) + '"] .cartback__name');
+        return name ? name.textContent.trim() : id;
+      }).join(', '))
       : data.cartbackFailed;
   } catch (e) {}
 };
+
+// Capture phase: a page's own handler that stops the click must not stop the restore.
+doc.addEventListener('click', quiet(e => {
+  const button = e.target.closest('.cartback [data-cartback-restore]');
+  button && restore(button);
+}), true);

@@ -1,7 +1,7 @@
 /* Events to the widget server: queued as JSON strings, sent in batches by one POST at a time, or by
  * a beacon when the page may be going away. Wire formats: docs/WIRE.md. */
 
-import { json, noop, timedFetch } from './page.js';
+import { assign, json, noop } from './page.js';
 import { endpoint, shop, tracking } from './cartback.js';
 import { TOKEN, readValue, writeValue } from './storage.js';
 
@@ -10,7 +10,9 @@ let timer;
 let chain = Promise.resolve();
 
 // Calls to the widget server give up after 4 s: a silent host never holds the page's resources.
-export const request = (path, options) => timedFetch(endpoint + path, options, 4e3);
+export const request = (path, options, controller = new AbortController()) => (
+  setTimeout(() => controller.abort(), 4e3), fetch(endpoint + path, assign({ signal: controller.signal }, options))
+);
 
 const body = (token = readValue(TOKEN)) =>
   '{"shop":' + json(shop) + (token ? ',"vid":' + json(token) : '') + ',"events":[' + queue.splice(0, 99) + ']}';

@@ -363,3 +363,27 @@ def test_numbers_in_each_language():
     assert (tr.pct(0.0249, 2), en.pct(0.0249, 2)) == ("%2,49", "2.49%")
     assert (tr.money(1234.5), en.money(1234.5)) == ("₺1.234,50", "₺1,234.50")
     assert en.points(0.0071) == "+0.7" and tr.points(-0.0071) == "−0,7"
+
+
+def test_the_holdout_panel_compares_the_groups_the_period_has(page, cartback_server):
+    # The holdout ran, then the merchant switched it off: the period still has a control group.
+    origin = "http://holdout-shop.test"
+    s = add_shop(cartback_server.db_path, [origin], settings={"holdout_share": 0.3}, shop_id=f"hold{os.getpid()}")
+    products = [dict(p, url=origin + p["url"], image=origin + p["image"]) for p in simulate.load_products()]
+    put_products(cartback_server.db_path, s.id, products)
+    simulate.run(cartback_server.url, s.id, s.api_key, days=10, visitors=80, seed=4)
+    r = httpx.patch(f"{cartback_server.url}/v1/shops/{s.id}/settings", json={"holdout_share": 0},
+                    headers={"authorization": f"Bearer {s.api_key}"})
+    assert r.status_code == 200
+    rep = report(cartback_server, s)
+    assert rep["holdout"]["share"] == 0 and rep["holdout"]["control"]["visitors"] > 0
+    assert rep["holdout"]["changed_at"][:10] == today().isoformat()
+
+    sign_in(page, cartback_server, s)
+    panel = page.locator("#holdout")
+    assert panel.locator("[data-holdout-note='now-off']").is_visible()
+    assert today().strftime("%Y") in panel.locator("[data-holdout-note='changed']").inner_text()
+    control = panel.locator("table[data-table='holdout'] tbody tr").first.locator("td").all_inner_texts()
+    assert [number(x) for x in control] == [rep["holdout"]["control"]["visitors"], rep["holdout"]["treatment"]["visitors"]]
+    assert page.locator("[data-metric='verdict'] .card__value").inner_text() != ""
+    assert "switched off for this shop, so there is no control group" not in panel.inner_text()
