@@ -42,6 +42,8 @@ def add_lines(site: Site, wanted: list[tuple[int, int]]):
 
 
 def shopify_api(site: Site, r) -> tuple | None:
+    site.extra.setdefault("paths", []).append(r.path)
+    r.path = r.path.removeprefix("/en")  # a localized storefront's routes
     if r.method == "GET" and r.path == "/cart.js":
         return 200, {"token": "c1", "currency": "TRY", "item_count": sum(x["quantity"] for x in site.cart),
                      "items": site.cart}
@@ -68,14 +70,14 @@ def shop(page, traffic, cartback_server, make_shop, seed_catalog):
         yield flow
 
 
-def product_page(shop: Flow, pid: str, qty: int = 1) -> None:
+def product_page(shop: Flow, pid: str, qty: int = 1, root: str = "/") -> None:
     variant, name, cents = PRODUCTS[pid]
-    shop.goto("shopify-product.html", id=pid, variant=str(variant), name=name, price=str(cents / 100),
+    shop.goto("shopify-product.html", root=root, id=pid, variant=str(variant), name=name, price=str(cents / 100),
                     qty=str(qty), url=f"{shop.site.url}/products/{pid}", image=f"{shop.site.url}/img/{pid}.svg")
 
 
-def add_through_the_theme(shop: Flow, pid: str, qty: int) -> None:
-    product_page(shop, pid, qty)
+def add_through_the_theme(shop: Flow, pid: str, qty: int, root: str = "/") -> None:
+    product_page(shop, pid, qty, root)
     shop.page.click("button[name=add]")
     shop.page.wait_for_selector("#added", state="visible")
 
@@ -119,14 +121,15 @@ def test_views_favourites_and_the_theme_cart_come_back_on_the_empty_cart(shop, p
 
 def test_a_sold_out_product_is_named_and_the_rest_goes_back(shop, page, traffic, page_errors):
     shop.make()
-    add_through_the_theme(shop, "1001", 1)
+    # A storefront in English under /en/: Dawn's routes and Shopify.routes.root carry the prefix.
+    add_through_the_theme(shop, "1001", 1, root="/en/")
     traffic.wait_events(1, "add")
-    add_through_the_theme(shop, "1004", 3)
+    add_through_the_theme(shop, "1004", 3, root="/en/")
     traffic.wait_events(2, "add")
     shop.site.cart.clear()
     shop.site.extra["sold_out"] = {5004}  # sold out since, though the catalog still says in stock
 
-    shop.goto("shopify-cart.html")
+    shop.goto("shopify-cart.html", root="/en/")
     block = shop.wait_block()
     assert sorted(shop.section_ids("cart")) == ["1001", "1004"]
     block.locator(".cartback__restore-button").click()
@@ -142,6 +145,8 @@ def test_a_sold_out_product_is_named_and_the_rest_goes_back(shop, page, traffic,
     assert sorted(json.dumps(b) for b in bodies[1:]) == sorted(
         json.dumps({"items": [i]}) for i in bodies[0]["items"])
     assert [(x["variant_id"], x["quantity"]) for x in shop.site.cart] == [(5001, 1)]
+    # The adapter's reads and the restore went to the localized routes, as the theme's calls did.
+    assert {p for p in shop.site.extra["paths"] if "/cart" in p} == {"/en/cart/add", "/en/cart.js", "/en/cart/add.js"}
     restore = traffic.wait_events(1, "restore")[0]
     assert restore["items"] == [{"id": "1001", "qty": 1}]
     assert not page_errors
