@@ -24,13 +24,15 @@ import { W, start, watchFetch, watchXHR, tracker, post, cookie } from './shared/
 start((cb, cfg) => {
   var sku = cfg.id_field == 'sku', track = tracker(cb), base = W.BASE_URL || '/',
     id = i => sku ? i.product_sku : i.product_id,
-    seen = (s, c) => {
+    seen = (s, c, v) => {
       (c = s.cart) && c.items && track(c.items.map(i => ({
         id: id(i), variant: i.product_id, qty: i.qty, name: i.product_name, url: i.product_url,
         // An object ({incl_tax, excl_tax}) where the shop shows both.
-        price: (c = i.product_price_value) && c.incl_tax || c, image: i.product_image && i.product_image.src
+        price: (v = i.product_price_value) && v.incl_tax || v, image: i.product_image && i.product_image.src
       })));
-      ((s.wishlist || {}).items || []).map(i => cb('favorite', { id: id(i), name: i.product_name, url: i.product_url, image: i.image && i.image.src }));
+      ((s.wishlist || {}).items || []).map(i => cb('favorite', {
+        id: id(i), name: i.product_name, url: i.product_url, image: i.image && i.image.src
+      }));
     },
     re = /customer\/section\/load/;
 
@@ -44,7 +46,8 @@ start((cb, cfg) => {
         for (var i of items) await post(base + 'checkout/cart/add', new URLSearchParams({
           product: i.variant || i.id, qty: i.qty, form_key: cookie('form_key'), isAjax: 1
         })).catch(() => 0);
-        have = (await (await fetch(base + 'customer/section/load/?sections=cart&force_new_section_timestamp=true')).json())
+        have = (await (await fetch(base + 'customer/section/load/?sections=cart&force_new_section_timestamp=true'))
+          .json())
           .cart.items.map(i => '' + i.product_id);
       } catch (e) {}
       items.map(i => done[have && have.includes('' + (i.variant || i.id)) ? 'added' : 'failed'].push(i.id));

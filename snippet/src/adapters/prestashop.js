@@ -32,7 +32,8 @@ start((cb, cfg) => {
   ready(safe(() => P.on('updateCart', safe((e, r, v, c) => {
     r = e && e.reason || {};
     v = r.idProduct + ':' + (r.idProductAttribute || 0);
-    (c = r.cart || e.resp && e.resp.cart) ? read(c) : r.linkAction == 'delete-from-cart' && cb('remove', id(r.idProduct, v));
+    (c = r.cart || e.resp && e.resp.cart) ? read(c)
+      : r.linkAction == 'delete-from-cart' && cb('remove', id(r.idProduct, v));
   }))));
   // The order confirmation's GA4 purchase (ps_googleanalytics and GTM setups); favourites from
   // wishlist modules that tag add_to_wishlist. Views come from the theme's JSON-LD.
@@ -40,7 +41,8 @@ start((cb, cfg) => {
   cb('adapter', {
     restore: items => oneByOne(items, async (i, v) => (v = ('' + (i.variant || i.id)).split(':'),
       (await (await post(P.urls.pages.cart, new URLSearchParams({
-        add: 1, action: 'update', ajax: 1, id_product: v[0], id_product_attribute: v[1] || 0, qty: i.qty, token: P.static_token
+        add: 1, action: 'update', ajax: 1, id_product: v[0], id_product_attribute: v[1] || 0, qty: i.qty,
+        token: P.static_token
       }))).json()).success))
   });
 });

@@ -5,8 +5,9 @@
  * set in layout/theme.liquid) and assets/cart.js posts JSON to `cart_change_url`; other themes
  * call the .js forms of the same routes, by fetch or by jQuery's XHR. Rather than parse each
  * request, every successful one triggers a read of GET /cart.js, the cart as Shopify holds it,
- * and shared/lib.js's tracker turns the differences since the previous read into add and remove events.
- * The same read at load reports the cart as it is (an empty one included).
+ * and shared/lib.js's tracker turns the differences since the previous read into add and
+ * remove events. The same read at load reports the cart as it is (an empty one included). Reads
+ * run one after another, so a quick add-then-change cannot be seen in the wrong order.
  *
  * /cart.js items: variant_id, product_id, sku, quantity, price in cents, product_title, url
  * (relative), image (absolute). id_field picks product_id (default), sku or variant_id; the
@@ -24,12 +25,16 @@ start((cb, cfg) => {
     f = cfg.id_field, track = tracker(cb),
     // Not our own GET of /cart.js: only the routes that change the cart.
     re = /\/cart\/(add|change|update|clear)\b/,
-    read = () => fetch(root + 'cart.js').then(r => r.json()).then(c => track(c.items.map(i => ({
+    q = Promise.resolve(),
+    read = () => q = q.then(() => fetch(root + 'cart.js')).then(r => r.json())
+      .then(c => track(c.items.map(i => ({
       id: i[{ sku: 'sku', variant: 'variant_id' }[f] || 'product_id'],
       variant: i.variant_id, qty: i.quantity, price: i.price / 100, currency: c.currency,
       name: i.product_title, url: abs(i.url), image: abs(i.image)
     })))).catch(() => 0),
-    add = items => post(root + 'cart/add.js', JSON.stringify({ items: items.map(i => ({ id: +(i.variant || i.id), quantity: i.qty })) }), { 'Content-Type': 'application/json' });
+    add = items => post(root + 'cart/add.js',
+      JSON.stringify({ items: items.map(i => ({ id: +(i.variant || i.id), quantity: i.qty })) }),
+      { 'Content-Type': 'application/json' });
 
   watchFetch(re, read);
   watchXHR(re, read);

@@ -48,7 +48,8 @@ start((cb, cfg) => {
     var $ = W.jQuery;
     $ && $(D.body).on('added_to_cart removed_from_cart wc_cart_emptied', safe((e, f, h, $b) => {
       var had = track.b, b = $b && $b[0].dataset || {};
-      read().then(ok => ok && had || e.type[0] == 'a' && cb('add', { id: sku ? b.product_sku : b.product_id, variant: b.product_id }, +b.quantity || 1));
+      read().then(ok => ok && had || e.type[0] == 'a' &&
+        cb('add', { id: sku ? b.product_sku : b.product_id, variant: b.product_id }, +b.quantity || 1));
     }));
     D.querySelector('.woocommerce-cart,[class*=wp-block-woocommerce]') && read();
   }));
@@ -60,7 +61,8 @@ start((cb, cfg) => {
         token && (h['Cart-Token'] = token);
         r = await post(api('/add-item'), JSON.stringify({ id: +(i.variant || i.id), quantity: i.qty }), h);
         return r.ok || r.status == 404 &&
-          !(await (await post('/?wc-ajax=add_to_cart', new URLSearchParams({ product_id: i.variant || i.id, quantity: i.qty }))).json()).error;
+          !(await (await post('/?wc-ajax=add_to_cart',
+            new URLSearchParams({ product_id: i.variant || i.id, quantity: i.qty }))).json()).error;
       });
     }
   });

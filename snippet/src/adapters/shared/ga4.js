@@ -32,10 +32,13 @@ export var dataLayer = on => {
   scan();
 };
 
-export var item = (i, c, u) => ({ id: i.item_id, name: i.item_name, price: i.price, currency: c, category: i.item_category, url: u });
+export var item = (i, c, u) => ({
+  id: i.item_id, name: i.item_name, price: i.price, currency: c, category: i.item_category, url: u
+});
 
 // The core reads a JSON-LD Product itself: a second view from GA4 could name it by another id.
-export var viewItem = cb => (items, c) => /"Product"/.test([].map.call(D.querySelectorAll('script[type="application/ld+json"]'), s => s.text)) ||
+export var viewItem = cb => (items, c) =>
+  /"Product"/.test([].map.call(D.querySelectorAll('script[type="application/ld+json"]'), s => s.text)) ||
   cb('view', item(items[0], c, location.href));
 
 export var wishlist = cb => (items, c) => items.map(i => cb('favorite', item(i, c)));
@@ -43,5 +46,6 @@ export var wishlist = cb => (items, c) => items.map(i => cb('favorite', item(i, 
 export var purchase = cb => (items, c, o) => cb('purchase', {
   order_id: o.transaction_id, total: o.value, currency: c,
   // A line without an id would get the whole batch refused.
-  items: items.filter(i => i.item_id != null).map(i => ({ id: i.item_id, qty: +i.quantity || 1, price: +i.price || 0 }))
+  items: items.filter(i => i.item_id != null)
+    .map(i => ({ id: i.item_id, qty: +i.quantity || 1, price: +i.price || 0 }))
 });

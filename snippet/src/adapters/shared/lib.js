@@ -20,7 +20,8 @@ export var ready = f => D.readyState == 'loading' ? D.addEventListener('DOMConte
 // Callers run inside a try or a promise chain: a malformed URL only ends that one report.
 export var abs = u => u && new URL(u, location.href).href;
 
-export var cookie = k => (k = ('; ' + D.cookie).split('; ' + k + '=')[1]) && decodeURIComponent(k.split(';')[0]);
+export var cookie = k =>
+  (k = ('; ' + D.cookie).split('; ' + k + '=')[1]) && decodeURIComponent(k.split(';')[0]);
 
 // A URLSearchParams body goes as application/x-www-form-urlencoded without a header of ours.
 export var post = (u, body, headers) => fetch(u, { method: 'POST', headers, body });
@@ -33,7 +34,9 @@ export var watchFetch = (re, seen, f) => {
   f = W.fetch;
   W.fetch = function (i) {
     var p = f.apply(this, arguments), u;
-    try { re.test(u = i && i.url || '' + i) && p.then(r => r.ok && seen(r.clone(), u)).catch(noop) } catch (e) {}
+    try {
+      re.test(u = i && i.url || '' + i) && p.then(r => r.ok && seen(r.clone(), u)).catch(noop);
+    } catch (e) {}
     return p;
   };
 };
@@ -44,7 +47,9 @@ export var watchXHR = (re, seen, X, open) => {
   open = X.open;
   X.open = function (m, u) {
     var x = this;
-    try { re.test(u) && x.addEventListener('load', safe(() => (x.status / 100 | 0) == 2 && seen(x, u))) } catch (e) {}
+    try {
+      re.test(u) && x.addEventListener('load', safe(() => (x.status / 100 | 0) == 2 && seen(x, u)));
+    } catch (e) {}
     return open.apply(x, arguments);
   };
 };
