@@ -196,3 +196,19 @@ def test_a_cart_api_that_answers_garbage_breaks_nothing(shop, page, traffic, pag
     shop.sent()
     assert traffic.events_of("add") == [] and traffic.events_of("cart") == []
     assert not page_errors
+
+
+def test_a_catalog_keyed_by_variant_gets_variant_ids(shop, page, traffic, page_errors):
+    shop.make(catalog_id=lambda pid: str(PRODUCTS[pid][0]), id_field="variant")
+    add_through_the_theme(shop, "1004", 1)
+    add = traffic.wait_events(1, "add")[0]
+    assert (add["product"]["id"], add["product"]["variant"]) == ("5004", 5004)
+    assert [i["id"] for i in traffic.wait_events(1, "cart")[-1]["items"]] == ["5004"]
+    shop.site.cart.clear()
+    shop.goto("shopify-cart.html")
+    block = shop.wait_block()
+    assert shop.section_ids("cart") == ["5004"]
+    with page.expect_navigation():
+        block.locator(".cartback__restore-button").click()
+    assert shop.site.calls("POST", "/cart/add.js")[-1].json() == {"items": [{"id": 5004, "quantity": 1}]}
+    assert not page_errors
