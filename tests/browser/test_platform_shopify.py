@@ -55,10 +55,11 @@ def shopify_api(site: Site, r) -> tuple | None:
         else:
             form = r.form()
             wanted = [(int(form["id"]), int(form.get("quantity", 1)))]
-        status, added = add_lines(site, wanted)
-        # One item posted alone is answered as that item; several as {items}.
-        return status, added[0] if status == 200 and len(added) == 1 and "items" not in r.body.decode() else (
-            {"items": added} if status == 200 else added)
+        status, answer = add_lines(site, wanted)
+        if status == 200:
+            # A form or a single {id, quantity} is answered with the line; {items: [...]} with {items}.
+            answer = {"items": answer} if "items" in r.body.decode() else answer[0]
+        return status, answer
     return None
 
 
