@@ -37,6 +37,10 @@ start((cb, cfg) => {
     re = /customer\/section\/load/;
 
   try { seen(JSON.parse(localStorage['mage-cache-storage'])) } catch (e) {}
+  // No stored cart section: a first visit, whose cart is empty. customer-data's first load may
+  // have gone out before this script wrapped XHR, so the cart it brings is not awaited: the next
+  // one is compared with an empty cart, and its lines are adds.
+  track.b = track.b || {};
   watchFetch(re, r => r.json().then(seen));
   watchXHR(re, x => seen(JSON.parse(x.responseText)));
   cb('adapter', {
