@@ -316,3 +316,26 @@ def test_product_pages_carry_json_ld_and_only_the_install_tag(demo):
             img = http.get(p["image"])
             assert img.status_code == 200 and img.headers["content-type"].startswith("image/svg"), p["image"]
             assert len(img.content) < 4096
+
+
+@pytest.mark.parametrize("lang", ["tr", "en"])
+@pytest.mark.parametrize("size", [(1366, 800), (390, 844)], ids=["laptop", "phone"])
+def test_the_returning_visitors_cart_page_at_laptop_and_phone_size(page, traffic, demo, lang, size):
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.goto(f"{demo.shop}/?lang={lang}")
+    visit(page, traffic, demo, KESTANE)
+    visit(page, traffic, demo, CAM)
+    add_to_cart(page, traffic, CAM)
+    page.goto(demo.shop + "/cart")
+    forward_24_hours(page, "Demo: 24 saat sonra →" if lang == "tr" else "Demo: 24 hours later →")
+    block = page.locator(".cartback")
+    block.wait_for()
+    page.wait_for_function("() => [...document.images].every(i => i.complete)")
+    assert dict(block_sections(page))["cart"] == [CAM]
+    assert block.locator(".cartback__restore-button").is_visible()
+    assert block.get_attribute("lang") == lang
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    name = "laptop" if size[0] > 500 else "phone"
+    page.screenshot(path=str(artifacts / f"demo-cart-{name}-{lang}.png"), full_page=True)
