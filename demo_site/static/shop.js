@@ -14,7 +14,7 @@
 (function () {
   'use strict';
 
-  var KEYS = { favs: 'kovan:favs', locale: 'kovan:locale' };
+  var KEYS = { favs: 'kovan:favs' };
   var data = null;
 
   function cfg() {
@@ -205,9 +205,6 @@
       b.disabled = true;
       updateQuantity(line, Number(b.getAttribute('data-quantity')),
         step ? '[data-line="' + line + '"][data-step="' + step + '"]' : null);
-    } else if (b.hasAttribute('data-lang')) {
-      // The link's ?lang= tells the server (a cookie); localStorage remembers it for this browser.
-      try { localStorage.setItem(KEYS.locale, b.getAttribute('data-lang')); } catch (err) { /* ignore */ }
     }
   });
 

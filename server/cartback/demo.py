@@ -922,7 +922,7 @@ def main(argv: list[str] | None = None) -> int:
         widget_sock = _bind(args.host, args.port)
         shop_sock = _bind(args.host, args.shop_port)
     except OSError as exc:
-        print(f"cartback demo: cannot listen on {args.host}: {exc} (try --port / --shop-port)", file=sys.stderr)
+        print(f"cartback demo: error: cannot listen on {args.host}: {exc} (try --port / --shop-port)", file=sys.stderr)
         return 1
     port, shop_port = widget_sock.getsockname()[1], shop_sock.getsockname()[1]
     public = _public_host(args.host)

@@ -101,7 +101,7 @@ def shop_cart(page) -> list[tuple[int, int]]:
     return [(i["variant_id"], i["quantity"]) for i in cart["items"]]
 
 
-def forward_24_hours(page, label: str = "Demo: 24 saat sonra ⏩") -> None:
+def forward_24_hours(page, label: str = "Demo: 24 saat sonra →") -> None:
     with page.expect_navigation():
         page.get_by_role("button", name=label).click()
 
@@ -238,19 +238,20 @@ def test_english_switch(page, traffic, demo):
     with page.expect_navigation():
         page.get_by_role("link", name="EN").click()
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.evaluate("localStorage.getItem('kovan:locale')") == "en"
     assert page.locator('script[src$="/snippet.js"]').get_attribute("data-locale") == "en"
     assert page.locator(".product__price").inner_text() == "₺249.90"
     add_to_cart(page, traffic, CAM)
-    assert page.get_by_role("button", name="Demo: 24 hours later ⏩").is_visible()
+    assert page.get_by_role("button", name="Demo: 24 hours later →").is_visible()
 
     # Remembered on the next page, and the block comes in English.
     page.goto(demo.shop + "/cart")
     assert page.get_by_role("heading", level=1).inner_text() == "My cart"
-    forward_24_hours(page, "Demo: 24 hours later ⏩")
+    forward_24_hours(page, "Demo: 24 hours later →")
     block = page.locator(".cartback")
     block.wait_for()
     assert page.get_by_role("heading", name="Your cart is empty").is_visible()
+    # Nothing above the block says the visitor never added anything: it shows what they added.
+    assert "haven't added" not in page.locator(".cart__warnings").inner_text()
     assert block.get_attribute("lang") == "en"
     assert block.locator(".cartback__title").inner_text() == TEXTS["en"]["title"]
     assert block.locator(".cartback__heading").first.inner_text() == TEXTS["en"]["cart"]
@@ -260,7 +261,12 @@ def test_english_switch(page, traffic, demo):
     with page.expect_navigation():
         page.get_by_role("link", name="TR").click()
     assert page.locator("html").get_attribute("lang") == "tr"
-    assert page.evaluate("localStorage.getItem('kovan:locale')") == "tr"
+
+    # A link with ?lang=en opened directly (shared, typed) shows English, and it sticks.
+    page.goto(demo.shop + "/cart?lang=en")
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.goto(demo.shop + "/")
+    assert page.locator("html").get_attribute("lang") == "en"
 
 
 def test_toolbar_on_every_page_and_reset_makes_a_new_visitor(page, traffic, demo):
@@ -272,7 +278,7 @@ def test_toolbar_on_every_page_and_reset_makes_a_new_visitor(page, traffic, demo
     for path in ("/", SLUG[KESTANE], "/cart", "/favoriler", "/no-such-page"):
         page.goto(demo.shop + path)
         bar = page.locator(".demo-bar")
-        assert bar.get_by_role("button", name="Demo: 24 saat sonra ⏩").is_visible(), path
+        assert bar.get_by_role("button", name="Demo: 24 saat sonra →").is_visible(), path
         assert bar.get_by_role("button", name="Demoyu sıfırla").is_visible(), path
         assert bar.get_by_role("link", name=re.compile("Panel")).get_attribute("href") == demo.dashboard, path
     assert page.locator("#fav-count").inner_text() == "1"
@@ -310,3 +316,26 @@ def test_product_pages_carry_json_ld_and_only_the_install_tag(demo):
             img = http.get(p["image"])
             assert img.status_code == 200 and img.headers["content-type"].startswith("image/svg"), p["image"]
             assert len(img.content) < 4096
+
+
+@pytest.mark.parametrize("lang", ["tr", "en"])
+@pytest.mark.parametrize("size", [(1366, 800), (390, 844)], ids=["laptop", "phone"])
+def test_the_returning_visitors_cart_page_at_laptop_and_phone_size(page, traffic, demo, lang, size):
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.goto(f"{demo.shop}/?lang={lang}")
+    visit(page, traffic, demo, KESTANE)
+    visit(page, traffic, demo, CAM)
+    add_to_cart(page, traffic, CAM)
+    page.goto(demo.shop + "/cart")
+    forward_24_hours(page, "Demo: 24 saat sonra →" if lang == "tr" else "Demo: 24 hours later →")
+    block = page.locator(".cartback")
+    block.wait_for()
+    page.wait_for_function("() => [...document.images].every(i => i.complete)")
+    assert dict(block_sections(page))["cart"] == [CAM]
+    assert block.locator(".cartback__restore-button").is_visible()
+    assert block.get_attribute("lang") == lang
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    name = "laptop" if size[0] > 500 else "phone"
+    page.screenshot(path=str(artifacts / f"demo-cart-{name}-{lang}.png"), full_page=True)

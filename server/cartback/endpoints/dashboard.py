@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -163,6 +164,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "holdout_off": "The holdout test is switched off for this shop, so there is no control group to compare "
                        "with. Set holdout_share (for example 0.1) to measure the block's real effect.",
         "holdout_empty": "No visitor has reached an empty cart in this period yet.",
+        "date_placeholder": "yyyy-mm-dd",
         "holdout_now_off": "The holdout is switched off now, but this period has a control group from before: "
                            "the comparison below uses it.",
         "holdout_changed": "The size of the control group changed on {date}: figures before and after that day "
@@ -298,6 +300,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "holdout_off": "Bu mağazada kontrol grubu testi kapalı, bu yüzden karşılaştırılacak bir grup yok. Bloğun "
                        "gerçek etkisini ölçmek için holdout_share ayarını (örneğin 0.1) açın.",
         "holdout_empty": "Bu dönemde henüz boş sepete ulaşan ziyaretçi yok.",
+        "date_placeholder": "gg.aa.yyyy",
         "holdout_now_off": "Kontrol grubu testi şu an kapalı, ancak bu dönemde daha önceden bir kontrol grubu var: "
                            "aşağıdaki karşılaştırma onu kullanır.",
         "holdout_changed": "Kontrol grubunun büyüklüğü {date} tarihinde değişti: o günden önceki ve sonraki "
@@ -406,6 +409,10 @@ class Fmt:
 
     def date(self, day: dt.date, fmt: str = "d MMM y") -> str:
         return format_date(day, fmt, locale=self.babel)
+
+    def field_date(self, day: dt.date) -> str:
+        """A date as typed in the period fields: 05.09.2026 in Turkish, 2026-09-05 in English."""
+        return day.strftime("%d.%m.%Y") if self.babel.startswith("tr") else day.isoformat()
 
     def short_date(self, day: dt.date) -> str:
         return format_date(day, "d MMM", locale=self.babel)
@@ -694,11 +701,19 @@ class Period:
         return (self.end - self.start).days + 1
 
 
+_DAY_FIRST = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
+
+
 def _parse_day(value: str | None) -> dt.date | None:
+    """An ISO date (2026-09-05) or one written day first (5.9.2026, 05/09/2026), as Turkish readers do."""
     if not value:
         return None
+    text = value.strip()
     try:
-        return dt.date.fromisoformat(value.strip()[:10])
+        m = _DAY_FIRST.match(text)
+        if m:
+            return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        return dt.date.fromisoformat(text[:10])
     except ValueError:
         return None
 
