@@ -4,6 +4,8 @@ e-commerce tagging: gtag.js's arguments form (a view pushed before the snippet l
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.browser.platform_site import Flow, PlatformSite, Site
@@ -18,9 +20,9 @@ def shop(page, traffic, cartback_server, make_shop, seed_catalog):
         yield Flow(page, traffic, site, cartback_server.url, make_shop, seed_catalog, "ga4", PRODUCTS)
 
 
-def product_page(shop: Flow, pid: str, qty: int = 1) -> None:
+def product_page(shop: Flow, pid: str, qty: int = 1, ld: str = "") -> None:
     name, price = PRODUCTS[pid]
-    shop.goto("ga4-product.html", id=pid, name=name, price=str(price), qty=str(qty))
+    shop.goto("ga4-product.html", id=pid, name=name, price=str(price), qty=str(qty), ld=ld)
     shop.adapter_ready("dataLayer.push !== Array.prototype.push")
 
 
@@ -46,12 +48,16 @@ def test_a_ga4_tagged_shop_gets_the_block_from_its_data_layer(shop, page, traffi
     click(shop, "#add")
     add = traffic.wait_events(1, "add")[0]
     assert (add["product"]["id"], add["qty"], add["product"]["currency"]) == ("G1", 2, "TRY")
-    product_page(shop, "G4")
+    # A page that also has a JSON-LD Product: the core counts that view, GA4's would be a second.
+    product_page(shop, "G4", ld=json.dumps({"@context": "https://schema.org", "@type": "Product", "sku": "G4",
+                                            "name": "Kekik Balı", "offers": {"price": "279.9", "priceCurrency": "TRY"}}))
     click(shop, "#add")
     click(shop, "#remove")
     assert traffic.wait_events(1, "remove")[0]["id"] == "G4"
     shop.sent()
-    assert len(traffic.events_of("view")) == 4 and len(traffic.events_of("add")) == 2
+    # Each view once: G1..G3 from GA4 (pushed before load, not again on later pushes), G4 from JSON-LD.
+    assert sorted(e["product"]["id"] for e in traffic.events_of("view")) == ["G1", "G2", "G3", "G4"]
+    assert len(traffic.events_of("add")) == 2
 
     shop.goto("ga4-cart.html")
     block = shop.wait_block()
