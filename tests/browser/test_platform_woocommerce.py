@@ -48,6 +48,16 @@ def woo_api(site: Site, r) -> tuple | None:
             if not add(site, str(body["id"]), int(body.get("quantity", 1))):
                 return 400, {"code": "woocommerce_rest_product_out_of_stock", "message": "Out of stock."}, headers
             return 201, {"items": site.cart, "items_count": len(site.cart)}, headers
+        if r.method == "POST" and r.path == store + "/remove-item":
+            site.cart[:] = [i for i in site.cart if i["key"] != r.json()["key"]]
+            return 200, {"items": site.cart, "items_count": len(site.cart)}, headers
+    if r.method == "POST" and r.path == "/wp-json/wc/store/v1/batch":
+        responses = []
+        for sub in r.json()["requests"]:  # only update-item here
+            line = next(i for i in site.cart if i["key"] == sub["body"]["key"])
+            line["quantity"] = sub["body"]["quantity"]
+            responses.append({"status": 200, "body": {"items": site.cart}, "headers": {}})
+        return 207, {"responses": responses}, {"Nonce": NONCE}
     if r.method == "POST" and r.path == "/" and r.query.get("wc-ajax") == "add_to_cart":
         form = r.form()
         if not add(site, form["product_id"], int(form.get("quantity", 1))):
@@ -148,4 +158,24 @@ def test_a_shop_without_the_store_api_restores_through_wc_ajax(shop, page, traff
     assert [p.form() for p in shop.site.calls("POST", "/") if p.query.get("wc-ajax") == "add_to_cart"][-1] == \
         {"product_id": "1001", "quantity": "1"}
     assert [(i["id"], i["quantity"]) for i in shop.site.cart] == [(1001, 1)]
+    assert not page_errors
+
+
+def test_the_cart_blocks_line_changes_become_adds_and_removes(shop, page, traffic, page_errors):
+    shop.make()
+    add(shop.site, "1001", 1)
+    add(shop.site, "1002", 1)
+    shop.goto("woo-blocks-cart.html")
+    shop.adapter_ready()
+    page.wait_for_selector(".wc-block-cart-items__row")
+    traffic.wait(lambda: traffic.events_of("cart"), what="the cart read at load")
+    assert traffic.events_of("add") == []  # already in the cart: no new add
+
+    page.click("[data-key=k1001] .plus")  # 1 -> 3, through /batch
+    add_event = traffic.wait_events(1, "add")[0]
+    assert (add_event["product"]["id"], add_event["qty"]) == ("1001", 2)
+    page.click("[data-key=k1002] .wc-block-cart-item__remove-link")
+    assert traffic.wait_events(1, "remove")[0]["id"] == "1002"
+    traffic.wait(lambda: [(i["id"], i["qty"]) for i in traffic.events_of("cart")[-1]["items"]] == [("1001", 3)],
+                 what="the cart after both changes")
     assert not page_errors
