@@ -70,7 +70,8 @@ export var tracker = cb => {
       was && l.qty > was.qty && cb('add', l, l.qty - was.qty);
     });
     for (var k in last) now[k] || cb('remove', last[k].id);
-    cb('cart', lines.map(l => ({ id: l.id, qty: l.qty, variant: l.variant, price: l.price })));
+    // The core takes each line's id, qty, variant and price and leaves the rest.
+    cb('cart', lines);
   };
   return t;
 };
