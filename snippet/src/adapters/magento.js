@@ -17,7 +17,10 @@
  * Magento answers JSON instead of redirecting to a rendered cart page), one product a request. It
  * answers 200 whether or not the product went in, so the cart section is loaded afterwards and
  * what it holds is what was added. The POSTs change the private_content_version cookie, which
- * makes customer-data.js reload every section on the next page. */
+ * makes customer-data.js reload every section on the next page.
+ *
+ * Views come from JSON-LD (Luma prints none; SEO modules do): GA4's view_item and purchase
+ * (shared/ga4.js) do not fit in the size budget next to the rest. */
 
 import { W, start, watchFetch, watchXHR, tracker, post, cookie } from './shared/lib.js';
 

@@ -9,15 +9,18 @@
  * prices.price in minor units with prices.currency_minor_unit. Every Store API response the page
  * gets is read; the adapter GETs the cart itself at load on pages with blocks or the cart, and
  * after each classic event, so both kinds of theme end in the same cart read, whose differences
- * shared/lib.js's tracker reports. Those responses also carry the `Nonce` and `Cart-Token` headers a
- * Store API write needs.
+ * shared/lib.js's tracker reports. Those responses also carry the `Nonce` and `Cart-Token`
+ * headers a Store API write needs.
  *
  * id_field: sku takes the SKU, otherwise the item's id (for a variation the variation's id: the
  * Store API cart names no parent). That id is also the handle to put the line back.
  *
  * Restore: POST …/cart/add-item {id, quantity} with the Nonce (and Cart-Token when known), one
  * line at a time; where there is no Store API (404: WooCommerce from before the blocks were in
- * core), the classic `?wc-ajax=add_to_cart` with product_id and quantity. */
+ * core), the classic `?wc-ajax=add_to_cart` with product_id and quantity.
+ *
+ * No favourites: WooCommerce has no wishlist of its own, and shared/ga4.js (a wishlist plugin's
+ * GA4 add_to_wishlist) does not fit in the size budget next to the rest. */
 
 import { W, D, start, watchFetch, tracker, oneByOne, safe, ready, post } from './shared/lib.js';
 
