@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -90,6 +90,8 @@ class HotRoutes:
                     await handler(scope, receive, send)
                 except ApiError as exc:
                     await exc.to_response(scope.get("state", {}).get("cors_headers"))(scope, receive, send)
+                except ClientDisconnect:
+                    _client_left(scope, path)
                 except Exception:
                     # What ServerErrorMiddleware and `server_error` do for the rest of the app: log,
                     # answer 500 unless an answer has started, re-raise for the server's own log.
@@ -101,6 +103,17 @@ class HotRoutes:
                     raise
                 return
         await self.app(scope, receive, send)
+
+
+def _client_left(scope: Scope, path: str) -> None:
+    # Browsers abort beacons on page unload: nobody to answer, nothing went wrong on our side.
+    client = scope.get("client") or ("?", 0)
+    log.warning("client %s left before sending the whole body of %s %s", client[0], scope["method"], path)
+
+
+async def client_disconnect(request: Request, exc: Exception) -> Response:
+    _client_left(request.scope, request.url.path)
+    return Response(status_code=400)  # never sent: the client is gone
 
 
 def _internal_error() -> Response:
@@ -157,7 +170,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *dashboard.routes,
             Route("/v1/{rest:path}", preflight, methods=["OPTIONS"]),
         ],
-        exception_handlers={ApiError: api_error_handler, HTTPException: http_error, Exception: server_error},
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_error, ClientDisconnect: client_disconnect,
+                            Exception: server_error},
         lifespan=lifespan,
     )
     app.hot_routes = {("POST", "/v1/events"): events.post_events, ("GET", "/v1/empty-cart"): empty_cart.empty_cart,

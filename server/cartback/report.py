@@ -52,6 +52,10 @@ HOLDOUT_METRICS = ("visitors", "converted", "revenue", "revenue_sq")
 # the same visitor within the attribution window after a restore (dated by the purchase).
 RESTORE_METRICS = ("carts", "items", "orders", "revenue")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The dates a report may name: Unix time's first day, and a last one far enough from 9999-12-31
+# that a period and its attribution window after it stay representable.
+FIRST_DATE = date(1970, 1, 1)
+LAST_DATE = date(9000, 12, 31)
 
 
 # -- settings and periods ----------------------------------------------------------------------------
@@ -105,9 +109,13 @@ def _parse_date(value: Any, name: str) -> date | None:
         shown = value[:40] if isinstance(value, str) else value
         raise bad_request(name, f"use a date as YYYY-MM-DD, not {shown!r}")
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise bad_request(name, f"{value.strip()!r} is not a calendar date") from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        # Day arithmetic near year 1 or 9999 overflows Python's dates.
+        raise bad_request(name, f"use a date from {FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()}")
+    return day
 
 
 def parse_period(date_from: Any, date_to: Any, today: date | None = None) -> tuple[date, date]:
@@ -117,7 +125,7 @@ def parse_period(date_from: Any, date_to: Any, today: date | None = None) -> tup
     if end is None:
         end = today if start is None or start <= today else start
     if start is None:
-        start = end - timedelta(days=DEFAULT_DAYS - 1)
+        start = max(FIRST_DATE, end - timedelta(days=DEFAULT_DAYS - 1))
     if start > end:
         raise bad_request("from", f"{start.isoformat()} is after to ({end.isoformat()})")
     if (end - start).days >= MAX_DAYS:

@@ -149,8 +149,25 @@ class Shop:
 
 def _row_to_shop(row: tuple) -> Shop:
     shop_id, key_hash, origins, selector, locale, currency, settings = row
-    return Shop(shop_id, key_hash, json.loads(origins), selector, locale, currency,
-                merged_settings(json.loads(settings)))
+    stored = json.loads(settings)
+    if "\\ud" in settings.lower():
+        # A lone surrogate stored before they were refused (json.dumps escapes it): rendered or sent
+        # as UTF-8 it would fail every block and settings answer, so it shows as U+FFFD instead.
+        stored = _scrub(stored)
+    return Shop(shop_id, key_hash, json.loads(origins), selector, locale, currency, merged_settings(stored))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
 
 
 SHOP_COLUMNS = "id, api_key_hash, origins, selector, locale, currency, settings"
@@ -199,6 +216,8 @@ def validate_settings(changes: Any) -> dict[str, Any]:
         raise bad_request("settings", "must be an object of NAME: VALUE")
     for name, value in changes.items():
         where = f"settings.{name}"
+        if _LONE_SURROGATE.search(json.dumps(value, ensure_ascii=False)) if value is not None else False:
+            raise bad_request(where, "not valid Unicode (a lone surrogate such as \\ud800)")
         if name not in DEFAULT_SETTINGS:
             raise bad_request(where, f"unknown setting; use one of {', '.join(DEFAULT_SETTINGS)}")
         if name == "sections":

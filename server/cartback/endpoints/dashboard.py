@@ -35,6 +35,7 @@ from starlette.routing import Route
 from ..config import asset_dir
 from ..i18n import BABEL_LOCALES
 from ..render import BUILTIN_TEMPLATES, format_price
+from ..report import FIRST_DATE, LAST_DATE
 from ..shops import SHOP_ID, Shop
 
 PURPOSE = "cartback.dashboard"
@@ -690,9 +691,11 @@ def _parse_day(value: str | None) -> dt.date | None:
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(value.strip()[:10])
+        day = dt.date.fromisoformat(value.strip()[:10])
     except ValueError:
         return None
+    # Outside the report's dates (year 1, 9999: overflowing day arithmetic) counts as unusable.
+    return day if FIRST_DATE <= day <= LAST_DATE else None
 
 
 def period_of(params: Any, today: dt.date) -> Period:
@@ -702,7 +705,8 @@ def period_of(params: Any, today: dt.date) -> Period:
 
     raw_days = (params.get("days") or "").strip()
     if raw_days:
-        if not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_DAYS:
+        # isdigit() alone lets "²" and 5,000-digit numbers through to int(), which raises.
+        if not (raw_days.isascii() and raw_days.isdigit() and len(raw_days) <= 4) or not 1 <= int(raw_days) <= MAX_DAYS:
             return default(True)
         n = int(raw_days)
         return Period(today - dt.timedelta(days=n - 1), today, n if n in PRESETS else None, False)
@@ -713,7 +717,7 @@ def period_of(params: Any, today: dt.date) -> Period:
     if (raw_from and start is None) or (raw_to and end is None):
         return default(True)
     end = end or today
-    start = start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+    start = start or max(FIRST_DATE, end - dt.timedelta(days=DEFAULT_DAYS - 1))
     if start > end:
         start, end = end, start
     if (end - start).days >= MAX_DAYS:
