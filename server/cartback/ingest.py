@@ -196,8 +196,11 @@ def _apply(conn: sqlite3.Connection, shop: str, vid: str, events: list[Event], n
         ts = event.ts if (trust_ts and event.ts is not None) else now + index * 1e-6
         if event.product is not None:
             products_changed |= _save_product(conn, shop, event.product, ts)
-        handler = _HANDLERS[event.type]
-        if handler(conn, shop, vid, event, ts) is False:
+        if event.type == "purchase":
+            outcome = _purchase(conn, shop, vid, event, ts, confirmed=trust_ts)
+        else:
+            outcome = _HANDLERS[event.type](conn, shop, vid, event, ts)
+        if outcome is False:
             duplicates += 1
     if not new_visitor and events and not memo.seen_recently(shop, vid, now):
         # An upsert, not an update: a valid token whose visitor was erased or aged out by retention
@@ -295,13 +298,24 @@ def _unfavorite(conn, shop, vid, e: Event, ts):
                  (shop, vid, e.product_id))
 
 
-def _purchase(conn, shop, vid, e: Event, ts):
-    # A shop's thank-you page is often reloaded: one order id counts once.
-    if conn.execute("SELECT 1 FROM events WHERE shop = ? AND order_id = ? AND type = 'purchase' LIMIT 1",
-                    (shop, e.order_id)).fetchone():
-        return False
+def _purchase(conn, shop, vid, e: Event, ts, confirmed: bool = False):
+    """`confirmed`: posted with the shop's API key (its back end), so the report trusts its figures."""
     items = [{"id": pid, "qty": qty, "price": price} for pid, qty, price, _ in e.items]
-    _log(conn, shop, vid, e, ts, value=e.total, data={"currency": e.currency, "items": items})
+    data = {"currency": e.currency, "items": items}
+    if confirmed:
+        data["confirmed"] = True
+    # A shop's thank-you page is often reloaded: one order id counts once.
+    row = conn.execute("SELECT id, data FROM events WHERE shop = ? AND order_id = ? AND type = 'purchase' LIMIT 1",
+                       (shop, e.order_id)).fetchone()
+    if row is not None:
+        if not confirmed or '"confirmed":true' in (row[1] or ""):
+            return False
+        # The back end confirms an order a browser reported: its figures replace the browser's, and
+        # the browser's visitor (who clicked, hence the attribution) and moment stay.
+        conn.execute("UPDATE events SET value = ?, data = ? WHERE id = ?",
+                     (e.total, json.dumps(data, separators=(",", ":")), row[0]))
+        return True
+    _log(conn, shop, vid, e, ts, value=e.total, data=data)
     for pid, _, _, _ in e.items:
         _touch(conn, _TOUCH_ITEM, (shop, vid, pid, ts))
         # carted_at stays: block.py decides whether a bought product may return to the cart history.
