@@ -159,3 +159,104 @@ def test_out_of_range_dashboard_dates_fall_back_to_the_default(cartback_server, 
             assert page.status_code == 200, (query, page.text[:300])
             csv = browser.get("/dashboard/export.csv?" + query)
             assert csv.status_code == 200 and csv.text.startswith("shop,"), (query, csv.text[:300])
+
+
+# -- fake funnels and limits ---------------------------------------------------------------------
+
+def _fake_funnel(client: httpx.Client, shop, order_id: str, total: float) -> None:
+    """What the issue's attacker did with curl: no Origin, no token, a purchase of 999,999,999."""
+    vid = client.post("/v1/events", json={"shop": shop.id, "events": [
+        {"type": "add", "product": "p1"}, {"type": "cart", "items": []}]}).json()["vid"]
+    r = client.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid})
+    assert r.status_code == 200, r.text
+    block = r.text.split('data-cartback-block="', 1)[1].split('"', 1)[0]
+    r = client.post("/v1/events", json={"shop": shop.id, "vid": vid, "events": [
+        {"type": "impression", "block": block}, {"type": "click", "block": block, "id": "p1", "section": "cart"},
+        {"type": "purchase", "order_id": order_id, "total": total, "currency": "TRY",
+         "items": [{"id": "p1", "qty": 1, "price": total}]}]})
+    assert r.status_code == 200 and r.json()["accepted"] == 3, r.text
+
+
+def test_fake_funnels_count_at_catalog_prices_and_merchant_orders_are_confirmed(api, make_shop, seed_catalog):
+    shop = make_shop()
+    seed_catalog(shop, [{"id": "p1", "name": "Bal", "price": 100.0, "url": "http://shop.test/p1"}])
+    for i in range(5):
+        _fake_funnel(api, shop, f"fake{i}", 999999999)
+    auth = {"authorization": f"Bearer {shop.api_key}"}
+    report = api.get(f"/v1/shops/{shop.id}/report", headers=auth).json()
+    assert report["block"]["attributed_orders"] == 5
+    assert report["block"]["attributed_revenue"] == 500.0  # not 4,999,999,995
+    assert report["totals"]["revenue"] == 500.0
+    assert report["totals"]["orders_confirmed"] == 0 and report["block"]["attributed_orders_confirmed"] == 0
+    assert any("5 browser-reported order(s)" in note for note in report["notes"]), report["notes"]
+
+    # The shop's back end confirms one of them with its key: its own figures count, marked confirmed.
+    r = api.post("/v1/events", headers=auth, json={"shop": shop.id, "events": [
+        {"type": "purchase", "order_id": "fake0", "total": 120.0, "currency": "TRY",
+         "items": [{"id": "p1", "qty": 1, "price": 100.0}]}]})
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    report = api.get(f"/v1/shops/{shop.id}/report", headers=auth).json()
+    assert report["totals"]["orders"] == 5 and report["totals"]["orders_confirmed"] == 1
+    assert report["totals"]["revenue_confirmed"] == 120.0 and report["totals"]["revenue"] == 520.0
+    assert report["block"]["attributed_orders_confirmed"] == 1
+    assert report["block"]["attributed_revenue_confirmed"] == 100.0
+    # A browser cannot take the confirmation back, nor confirm anything itself.
+    r = api.post("/v1/events", json={"shop": shop.id, "events": [
+        {"type": "purchase", "order_id": "fake0", "total": 5.0, "items": [{"id": "p1"}]}]})
+    assert r.json().get("duplicates") == 1
+    csv = api.get(f"/v1/shops/{shop.id}/report?format=csv", headers=auth).text.splitlines()
+    row = dict(zip(csv[0].split(","), csv[1].split(",")))
+    assert row["total_orders_confirmed"] == "1" and row["total_revenue_confirmed"] == "120.00"
+
+
+@pytest.fixture
+def limited_server(tmp_path):
+    server = ServerProcess(tmp_path / "limits.db", "--address-limit", "30", "--key-failure-limit", "5")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_limits_per_address_hold_without_a_token(limited_server):
+    shop = add_shop(limited_server.db_path, ["http://shop.test"])
+    with httpx.Client(base_url=limited_server.url, timeout=10) as client:
+        statuses = [client.post("/v1/events", json={"shop": shop.id, "events": [{"type": "view", "product": "p"}]}
+                                ).status_code for _ in range(20)]
+        statuses += [client.get("/v1/empty-cart", params={"shop": shop.id}).status_code for _ in range(10)]
+        assert set(statuses) <= {200, 204}
+        r = client.get("/v1/empty-cart", params={"shop": shop.id})
+        assert r.status_code == 429 and r.json()["error"]["field"] == "client"
+        r = client.post("/v1/events", json={"shop": shop.id, "events": []})
+        assert r.status_code == 429 and r.json()["error"]["field"] == "client"
+
+
+def test_wrong_api_keys_are_limited_per_address(limited_server):
+    shop = add_shop(limited_server.db_path, ["http://shop.test"])
+    with httpx.Client(base_url=limited_server.url, timeout=10) as client:
+        good = {"authorization": f"Bearer {shop.api_key}"}
+        assert client.get(f"/v1/shops/{shop.id}/settings", headers=good).status_code == 200
+        wrong = [client.get(f"/v1/shops/{shop.id}/report", headers={"authorization": f"Bearer cb_guess{i}"})
+                 for i in range(5)]
+        assert [r.status_code for r in wrong] == [403] * 5
+        # The allowance is used up: even the right key waits for the minute to pass.
+        for path in (f"/v1/shops/{shop.id}/settings", f"/v1/shops/{shop.id}/report"):
+            r = client.get(path, headers=good)
+            assert r.status_code == 429 and r.json()["error"]["field"] == "authorization", r.text
+        r = client.post("/v1/events", headers={"authorization": "Bearer cb_nope"},
+                        json={"shop": shop.id, "events": []})
+        assert r.status_code == 429
+
+
+def test_random_shop_ids_cannot_reset_a_shop_lockout():
+    from cartback.endpoints.dashboard import MAX_FAILS_PER_SHOP, _Attempts
+
+    attempts = _Attempts()
+    for i in range(MAX_FAILS_PER_SHOP):
+        attempts.fail(f"198.51.100.{i}", "target")
+    assert attempts.locked_for("192.0.2.1", "target") > 0
+    # 60,000 failures for shop ids that do not exist, from 300 addresses (more than the table holds
+    # were they each kept): the target stays locked, and the table stays small.
+    for i in range(60_000):
+        attempts.fail(f"203.0.113.{i % 300}", f"random{i}", known=False)
+    assert attempts.locked_for("192.0.2.1", "target") > 0
+    assert len(attempts.fails) <= 400

@@ -17,11 +17,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import Settings
 from .db import Database
-from .endpoints import assets, catalog, dashboard, empty_cart, events, shops
+from .endpoints import assets, catalog, dashboard, empty_cart, events, health, shops
 from .endpoints import report as report_endpoints
 from .endpoints import visitors as visitor_endpoints
 from .errors import ApiError, api_error_handler
-from .http import RateLimiter
+from .http import AddressLimiter, RateLimiter
 from .privacy import retention_loop
 from .render import Renderer
 from .renders import RenderLog
@@ -138,7 +138,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state = app.state
-        db = Database(settings.db_path, readers=settings.readers)
+        max_pages = int(settings.max_db_mb * 1024 * 1024 // 4096) if settings.max_db_mb else None
+        db = Database(settings.db_path, readers=settings.readers, max_pages=max_pages)
         await db.start()
         secret = await db.write(_ensure_secret)
         state.db = db
@@ -162,6 +163,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *asset_routes[:1],
             *events.routes,
             *empty_cart.routes,
+            # Ahead of assets' /healthz (which only says the process answers): this one asks the database.
+            *health.routes,
             *asset_routes[1:],
             *catalog.routes,
             *report_endpoints.routes,
@@ -183,6 +186,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state.renderer = Renderer(settings.templates_dir)
     state.limiter = RateLimiter(settings.rate_limit_per_minute)
     state.shops = ShopRegistry(_LazyDb(app))
+    # Calls per client address (events and the block, token or not), and wrong API keys per address.
+    state.address_limiter = AddressLimiter(settings.address_limit_per_minute)
+    state.shops.key_failures = AddressLimiter(settings.key_failures_per_minute, "wrong API keys", "authorization")
 
     def invalidate_shop(shop_id: str) -> None:
         state.shops.forget(shop_id)

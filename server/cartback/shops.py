@@ -347,17 +347,29 @@ class ShopRegistry:
 
 async def require_merchant(request: Request, shop_id: str) -> Shop:
     """The shop, when the request carries its API key as `Authorization: Bearer <key>`."""
-    return await require_merchant_headers(request.app.state.shops, request.headers, shop_id)
+    from .http import client_address
+
+    return await require_merchant_headers(request.app.state.shops, request.headers, shop_id,
+                                          client_address(request.scope))
 
 
-async def require_merchant_headers(shops: ShopRegistry, headers: Mapping[str, str], shop_id: str) -> Shop:
-    """`require_merchant` for raw ASGI handlers: `headers` maps lowercase names to values."""
+async def require_merchant_headers(shops: ShopRegistry, headers: Mapping[str, str], shop_id: str,
+                                   address: str | None = None) -> Shop:
+    """`require_merchant` for raw ASGI handlers: `headers` maps lowercase names to values.
+
+    Wrong keys are counted per `address` (`shops.key_failures`, set by the app): past the limit the
+    address gets 429 for the rest of the minute, right key or not, so keys cannot be guessed at speed."""
     shop = await shops.require(shop_id)
+    guard = getattr(shops, "key_failures", None)
+    if guard is not None and address is not None and guard.blocked(address):
+        guard.refuse()
     auth = headers.get("authorization", "")
     scheme, _, key = auth.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "authorization: send 'Authorization: Bearer <shop api key>'",
                        "authorization")
     if not shop.check_key(key.strip()):
+        if guard is not None and address is not None:
+            guard.count(address)
         raise ApiError(403, "forbidden", "authorization: this API key is not valid for this shop", "authorization")
     return shop
