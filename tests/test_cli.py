@@ -52,3 +52,21 @@ def test_shop_add_names_the_platform_and_its_id_field(tmp_path):
     assert off["platform"] is None
     bad = cartback("shop", "add", "wix", "--origin", "https://w.example", "--platform", "wix", "--db", db)
     assert bad.returncode == 2 and "--platform" in bad.stderr
+
+
+def test_a_lost_key_is_replaced_and_the_old_one_stops_working(tmp_path):
+    from cartback.db import connect_sync
+    from cartback.shops import get_shop
+
+    db = str(tmp_path / "cli.db")
+    first = cartback("shop", "add", "bal", "--origin", "https://bal.example", "--db", db).stdout.split()[-1]
+    shown = cartback("shop", "key", "bal", "--db", db)
+    assert shown.returncode == 2 and "cannot be shown again" in shown.stderr and "--rotate" in shown.stderr
+    rotated = cartback("shop", "key", "bal", "--rotate", "--db", db)
+    assert rotated.returncode == 0, rotated.stderr
+    second = rotated.stdout.split()[-1]
+    assert second.startswith("cb_") and second != first
+    shop = get_shop(connect_sync(db), "bal")
+    assert shop is not None and shop.check_key(second) and not shop.check_key(first)
+    unknown = cartback("shop", "key", "nope", "--rotate", "--db", db)
+    assert unknown.returncode == 2 and unknown.stderr.startswith("cartback: error: shop: no shop 'nope'")

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cartback.snippet import Snippet
 from tests.conftest import REPO, Demo, ServerProcess
 
 SHIPPED = ("server", "snippet", "static", "demo_site")
@@ -28,7 +27,7 @@ def unpacked_wheel(tmp_path_factory) -> Path:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
     for name in SHIPPED:
-        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-q", "-w", str(tmp / "dist")],
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr
@@ -50,10 +49,13 @@ def test_the_wheel_holds_every_module_and_served_file(unpacked_wheel):
         assert (package / module.relative_to(source)).is_file(), module
     # The import package is cartback alone: nothing may claim a top-level `server` module.
     assert not (unpacked_wheel / "server").exists()
-    for folder in SHIPPED[1:]:
-        for f in (REPO / folder).rglob("*"):
-            if f.is_file() and "__pycache__" not in f.parts:
-                assert (package / "_assets" / f.relative_to(REPO)).is_file(), f
+    # Of the snippet, only what the build made ships (the server serves nothing else of it).
+    served = [*(REPO / "snippet" / "dist").glob("*.js"), *(REPO / "static").rglob("*"), *(REPO / "demo_site").rglob("*")]
+    assert REPO / "snippet" / "dist" / "cartback.js" in served
+    for f in served:
+        if f.is_file() and "__pycache__" not in f.parts:
+            assert (package / "_assets" / f.relative_to(REPO)).is_file(), f
+    assert not (package / "_assets" / "snippet" / "src").exists()
     where = subprocess.run([sys.executable, "-c", "import cartback; print(cartback.__file__)"], cwd=unpacked_wheel.parent,
                            env=wheel_env(unpacked_wheel), capture_output=True, text=True, timeout=60)
     assert Path(where.stdout.strip()).is_relative_to(unpacked_wheel)
@@ -64,7 +66,7 @@ def test_the_installed_server_serves_the_snippet_and_styles(unpacked_wheel, tmp_
     try:
         snippet = httpx.get(server.url + "/snippet.js")
         assert snippet.status_code == 200
-        assert snippet.content == Snippet.load(REPO / "snippet" / "cartback.js").plain
+        assert snippet.content == (REPO / "snippet" / "dist" / "cartback.js").read_bytes()
         css = httpx.get(server.url + "/static/cartback.css")
         assert css.status_code == 200 and css.content == (REPO / "static" / "cartback.css").read_bytes()
         assert httpx.get(server.url + "/static/dashboard/dashboard.css").status_code == 200

@@ -326,8 +326,9 @@ def test_the_terminal_table(scripted, cartback_server):
     ctr = next(line for line in lines if line.startswith("CTR (visitors)"))
     revenue = next(line for line in lines if line.startswith("Attributed revenue"))
     assert rendered.split()[1:] == ["6", "2", "4", "1", "0"]
-    assert ctr.split()[2:] == ["80.0%", "100.0%", "75.0%", "0.0%", "0.0%"]
-    assert "₺600,00" in revenue and "₺480,00" in revenue  # the shop's locale (tr) and currency
+    # Every number in the shop's locale (tr), as its money: "%80,0", "₺600,00".
+    assert ctr.split()[2:] == ["%80,0", "%100,0", "%75,0", "%0,0", "%0,0"]
+    assert "₺600,00" in revenue and "₺480,00" in revenue
     # Right-aligned columns: every row of the table ends at the same place as its header.
     assert len(rendered) == len(ctr) == len(revenue) == len(header.rstrip())
     assert "not yet" in text or "holdout is off" in text
@@ -340,7 +341,29 @@ def test_the_terminal_table(scripted, cartback_server):
 
     bad = subprocess.run([sys.executable, "-m", "cartback", "report", cb.shop.id, "--db", str(cartback_server.db_path),
                           "--from", "yesterday"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "from:" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("cartback: error: from:")
+
+
+def test_a_fresh_shop_says_there_is_no_data_yet(tmp_path):
+    db = tmp_path / "fresh.db"
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cartback", *a, "--db", str(db)], cwd=REPO,  # noqa: E731
+                                    capture_output=True, text=True, timeout=60)
+    assert run("shop", "add", "fresh", "--origin", "https://fresh.example", "--locale", "en").returncode == 0
+    out = run("report", "fresh")
+    assert out.returncode == 0, out.stderr
+    assert "No data yet" in out.stdout and "Daily" not in out.stdout
+    assert len(out.stdout.splitlines()) < 40, "no 90 rows of zeros"
+
+
+def test_read_only_commands_refuse_a_missing_database_and_create_nothing(tmp_path):
+    missing = tmp_path / "nowhere.db"
+    for args in (["report", "demo"], ["shop", "set", "demo", "max_block=4"], ["shop", "key", "demo", "--rotate"],
+                 ["catalog", "import", "demo", str(tmp_path / "feed.csv")]):
+        out = subprocess.run([sys.executable, "-m", "cartback", *args, "--db", str(missing)], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and out.stderr.startswith("cartback: error: --db: no database at"), (args, out.stderr)
+        assert str(missing) in out.stderr
+        assert not missing.exists() and not list(tmp_path.glob("*.db*")), args
 
 
 def test_holdout_groups_are_measured_the_same_way(api, make_shop, seed_catalog, cartback_server):
@@ -399,13 +422,16 @@ def test_holdout_groups_are_measured_the_same_way(api, make_shop, seed_catalog, 
     holdout = report["holdout"]
     assert holdout["share"] == 0.5
     assert holdout["treatment"] == {"visitors": 3, "converted": 2, "conversion_rate": pytest.approx(2 / 3),
-                                    "revenue": 400.0, "revenue_per_visitor": pytest.approx(400 / 3)}
+                                    "revenue": 400.0, "revenue_per_visitor": 133.33}  # money in cents
     assert holdout["control"] == {"visitors": 4, "converted": 1, "conversion_rate": 0.25, "revenue": 200.0,
                                   "revenue_per_visitor": 50.0}
     conversion = two_proportions(2, 3, 1, 4).as_dict()
     rpv = welch(Sample.of([100.0, 300.0, 0.0]), Sample.of([200.0, 0.0, 0.0, 0.0])).as_dict()
     assert_close(holdout["conversion"], conversion)
-    assert_close(holdout["revenue_per_visitor"], rpv)
+    # Money is in cents; the relative figures stay fractions.
+    rpv_cents = {**rpv, "absolute": round(rpv["absolute"], 2), "ci95": [round(x, 2) for x in rpv["ci95"]]}
+    assert_close(holdout["revenue_per_visitor"], rpv_cents)
+    assert holdout["revenue_per_visitor"]["absolute"] == round(holdout["revenue_per_visitor"]["absolute"], 2)
     assert holdout["conversion"]["absolute"] == pytest.approx(2 / 3 - 1 / 4)
     assert holdout["conversion"]["relative"] == pytest.approx((2 / 3) / (1 / 4) - 1)
     assert holdout["conversion"]["significant"] is False
@@ -560,3 +586,19 @@ def test_restores_count_carts_items_and_the_orders_after_them(api, make_shop, se
     row = [r for r in rows if r["scope"] == "restores"][0]
     assert (row["restored_carts"], row["restored_items"], row["total_orders"], row["total_revenue"]) == \
         ("2", "4", "1", "400.00")
+
+
+def test_an_impression_dated_before_its_render_does_not_hide_the_valid_one(api, make_shop, seed_catalog):
+    shop = make_shop(settings={"holdout_share": 0, "sections": SECTIONS_NO_SIMILAR})
+    seed_catalog(shop, catalog_rows())
+    cb = Client(api, shop)
+    d = today() - timedelta(days=3)
+    t = at(d, 12)
+    token = cb.visitor([view("a", t - 600)])
+    status, block, _, _ = cb.render(token, t)
+    assert status == 200
+    # A clock that ran behind sent one impression before the render; the real one follows.
+    cb.send(token, [impression(block, t - 30), impression(block, t + 20)])
+    report = cb.report(d, d)
+    assert report["block"]["impressions"] == 1 and report["block"]["visitors_reached"] == 1
+    assert [x["impressions"] for x in report["daily"]] == [1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 
 import pytest
@@ -82,3 +83,23 @@ def test_a_wrong_key_is_a_clear_error(cartback_server):
     shop = add_shop(cartback_server.db_path, [ORIGIN], shop_id=f"simkey{os.getpid()}")
     with pytest.raises(simulate.SimulationError, match="refused the API key"):
         simulate.run(cartback_server.url, shop.id, "cb_wrong", days=2, visitors=3, seed=1)
+
+
+def test_a_simulated_quarter_fits_the_default_period(cartback_server, api):
+    # The dashboard and `cartback report` default to the last 90 days: a demo's quarter shows whole.
+    shop = add_shop(cartback_server.db_path, [ORIGIN], settings={"holdout_share": 0}, shop_id=f"simq{os.getpid()}")
+    put_products(cartback_server.db_path, shop.id, demo_products())
+    summary = simulate.run(cartback_server.url, shop.id, shop.api_key, days=90, visitors=150, seed=3)
+    assert summary.blocks > 0
+    report = api.get(f"/v1/shops/{shop.id}/report", headers={"authorization": f"Bearer {shop.api_key}"}).json()
+    stored = sqlite3.connect(cartback_server.db_path).execute(
+        "SELECT count(*) FROM blocks WHERE shop = ? AND holdout = 0", (shop.id,)).fetchone()[0]
+    assert report["block"]["rendered"] == stored == summary.blocks
+    # Nobody told the server the carts were cleared: the blocks found out by themselves.
+    conn = sqlite3.connect(cartback_server.db_path)
+    emptied = conn.execute("SELECT count(*) FROM events WHERE shop = ? AND type = 'cart'", (shop.id,)).fetchone()[0]
+    told = conn.execute("SELECT count(*) FROM events e WHERE shop = ? AND type = 'cart' AND NOT EXISTS ("
+                        "SELECT 1 FROM blocks b WHERE b.shop = e.shop AND b.vid = e.vid AND b.ts = e.ts)",
+                        (shop.id,)).fetchone()[0]
+    assert emptied > 0 and told == 0, "every emptied cart was learnt by a block request, none was sent"
+    assert report["sections"]["cart"]["rendered"] > 0

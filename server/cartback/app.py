@@ -26,7 +26,7 @@ from .privacy import retention_loop
 from .render import Renderer
 from .renders import RenderLog
 from .shops import ShopRegistry
-from .snippet import Snippet
+from .snippet import Snippet, load_adapters
 from .tokens import VisitorTokens
 
 log = logging.getLogger("cartback")
@@ -183,6 +183,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state.settings = settings
     state.snippet = Snippet.load(settings.snippet_path)
     state.snippet_responses = assets.snippet_responses(state.snippet)
+    state.adapters = assets.adapter_responses(load_adapters(settings.snippet_path.parent))
     state.renderer = Renderer(settings.templates_dir)
     state.limiter = RateLimiter(settings.rate_limit_per_minute)
     state.shops = ShopRegistry(_LazyDb(app))

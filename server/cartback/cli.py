@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import runpy
 import sys
 
@@ -13,6 +14,20 @@ from .db import connect_sync, transaction
 from .errors import ApiError
 
 DEFAULT_DB = "cartback.db"
+
+
+def _fail(prog: str, message: str) -> None:
+    """Every command's errors in argparse's own form, `PROG: error: MESSAGE`."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+
+
+def _existing(path: str) -> str:
+    """Commands that work on existing shops never create an empty database by mistake (a wrong
+    --db or working folder would otherwise answer "no shop" and leave a stray file behind)."""
+    if path != ":memory:" and not os.path.isfile(path):
+        raise ApiError(404, "no_database", f"--db: no database at {os.path.abspath(path)!r} (create a shop with "
+                                           "`cartback shop add`, or pass the right --db)", "db")
+    return path
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -43,6 +58,20 @@ def _shop_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shop_key(args: argparse.Namespace) -> int:
+    from .shops import rotate_key
+
+    if not args.rotate:
+        # Only a hash is stored: nobody, the server included, can show the key again.
+        _fail("cartback shop key", f"the API key of {args.shop!r} cannot be shown again (only its hash is "
+                                   "stored); run with --rotate for a new one (the old one stops working)")
+        return 2
+    key = transaction(connect_sync(_existing(args.db)), rotate_key, args.shop)
+    print(f"New API key for shop {args.shop!r} (shown once; the old key and its dashboard sessions no longer work):")
+    print(key)
+    return 0
+
+
 def _shop_set(args: argparse.Namespace) -> int:
     from .shops import update_settings
 
@@ -55,7 +84,7 @@ def _shop_set(args: argparse.Namespace) -> int:
             changes[name] = json.loads(raw)
         except json.JSONDecodeError:
             changes[name] = raw
-    shop = transaction(connect_sync(args.db), update_settings, args.shop, changes)
+    shop = transaction(connect_sync(_existing(args.db)), update_settings, args.shop, changes)
     print(json.dumps(shop.settings, indent=2, ensure_ascii=False))
     return 0
 
@@ -63,12 +92,13 @@ def _shop_set(args: argparse.Namespace) -> int:
 def _catalog_import(args: argparse.Namespace) -> int:
     from .catalog import cli_import
 
-    return cli_import(args.db, args.shop, args.file, args.format, args.full)
+    return cli_import(_existing(args.db), args.shop, args.file, args.format, args.full)
 
 
 def _report(args: argparse.Namespace) -> int:
     from .report import cli_report
 
+    _existing(args.db)
     return cli_report(args)
 
 
@@ -80,7 +110,7 @@ def _forward(target: str):
             return demo_main(args.rest)
         script = REPO_ROOT / "bench" / "evaluate.py"
         if not script.is_file():  # an installed wheel: the evaluation and its click logs are not shipped
-            print(f"cartback evaluate: runs from a source checkout ({script} is missing)", file=sys.stderr)
+            _fail("cartback evaluate", f"runs from a source checkout ({script} is missing)")
             return 2
         module = runpy.run_path(str(script), run_name="cartback_evaluate")
         return module["main"](args.rest)
@@ -132,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--locale", default="tr", choices=["tr", "en"])
     add.add_argument("--currency", default="TRY")
     add.set_defaults(func=_shop_add)
+    key = with_db(shop.add_parser("key", help="a new API key for a lost or leaked one (--rotate)"))
+    key.add_argument("shop")
+    key.add_argument("--rotate", action="store_true", help="make a new key; the old one stops working")
+    key.set_defaults(func=_shop_key)
     setp = with_db(shop.add_parser("set", help="change per-shop settings, e.g. max_block=6 sections='[\"viewed\"]'"))
     setp.add_argument("shop")
     setp.add_argument("settings", nargs="+", metavar="NAME=VALUE")
@@ -170,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ApiError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        _fail("cartback", exc.message)
         return 2
     except KeyboardInterrupt:
         return 130

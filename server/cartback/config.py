@@ -24,7 +24,8 @@ class Settings:
     port: int = 8000
     # Extra template folder searched before the built-in one (override block.html / card.html by name).
     templates_dir: str | None = None
-    snippet_path: Path = asset_dir("snippet") / "cartback.js"
+    # The built core; the platform adapters are the other .js files beside it (snippet/build.mjs).
+    snippet_path: Path = asset_dir("snippet") / "dist" / "cartback.js"
     static_dir: Path = asset_dir("static")
     max_body_bytes: int = 64 * 1024
     max_events_per_request: int = 100

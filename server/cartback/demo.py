@@ -1,8 +1,11 @@
 """`cartback demo`: the widget server and a small honey shop on another origin, with sample data.
 
 The shop ("Kovan & Çiçek", made up) is what marketers use to preview the block and what QA and the
-browser tests drive: product pages with schema.org JSON-LD, a client-side cart that expires after
-24 hours, favourites, a checkout, and a demo toolbar that moves the shop's clock 24 hours ahead.
+browser tests drive. It behaves like a Shopify shop on the Dawn theme: product pages with schema.org
+JSON-LD and GA4 dataLayer pushes, a cart kept on the shop's server behind Shopify's AJAX cart API
+that expires after 24 hours on the shop's clock, a GA4-tagged wishlist, a checkout, and a demo
+toolbar that moves the shop's clock 24 hours ahead. Its pages carry only Cartback's install tag:
+the snippet and its Shopify adapter must find out everything themselves, as on a real shop.
 
 Pages are rendered here with Jinja2 from `demo_site/templates/`; everything the browser runs or
 shows lives in `demo_site/static/`. Both servers run in one asyncio loop.
@@ -13,18 +16,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import io
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import sqlite3
 import sys
 import time
 from pathlib import Path
+from email.policy import default as email_policy
+from email.parser import BytesParser
 from typing import Any, Iterable
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import uvicorn
 
@@ -32,7 +39,7 @@ from babel.numbers import format_decimal
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -50,6 +57,11 @@ SAMPLE_PREFIX = "sample-"
 
 
 # --- catalog --------------------------------------------------------------------------------------
+
+# What the merchant's product feed carries. The catalog file also holds each product's Shopify
+# `product_id` and `variant_id`, which only the shop's own cart uses: the feed's id is the SKU.
+FEED_FIELDS = ("id", "name", "price", "currency", "url", "image", "category", "in_stock")
+
 
 def load_catalog(path: Path | None = None) -> list[dict[str, Any]]:
     """The demo products as stored: relative `url` and `image` paths."""
@@ -77,7 +89,8 @@ def import_catalog(conn: sqlite3.Connection, shop: str, products: list[dict[str,
     unavailable). Returns the number of products imported."""
     from .catalog import import_stream
 
-    feed = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in products).encode("utf-8")
+    feed = "".join(json.dumps({k: p[k] for k in FEED_FIELDS if k in p}, ensure_ascii=False) + "\n"
+                   for p in products).encode("utf-8")
     result = import_stream(conn, shop, io.BytesIO(feed), fmt="jsonl", full=True)
     if result.rejected:
         raise RuntimeError(f"demo catalog rejected: {result.rejections}")
@@ -91,6 +104,9 @@ def shop_origins(host: str, shop_port: int) -> list[str]:
     return list(dict.fromkeys(f"http://{h}:{shop_port}" for h in hosts))
 
 
+# The demo shop is a Shopify shop whose catalog (and JSON-LD) uses SKUs as ids: the Shopify adapter
+# tracks the theme's own cart and reports SKUs, and the empty cart is found by Shopify's preset.
+PLATFORM_SETTINGS: dict[str, Any] = {"platform": "shopify", "id_field": "sku"}
 # A marketer previewing the block must always see it: no control group in the demo (one can still
 # turn it on with `cartback shop set demo holdout_share=0.1`). `--simulate` keeps the default share,
 # since its uplift report needs a holdout group.
@@ -101,15 +117,17 @@ def ensure_shop(conn: sqlite3.Connection, origins: list[str],
                 settings: dict[str, Any] | None = DEMO_SETTINGS) -> str | None:
     """Create the shop `demo` when missing (returns its new API key); otherwise make sure the
     current origins are allowed (the ports may differ from the last run) and return None.
-    `settings` are applied at creation, and later only where the shop has no value of its own."""
+    `settings` (and PLATFORM_SETTINGS, always) are applied at creation, and later only where the
+    shop has no value of its own."""
     from .db import transaction
     from .shops import create_shop, get_shop, normalize_origin, update_settings
 
+    settings = {**PLATFORM_SETTINGS, **(settings or {})}
     shop = get_shop(conn, SHOP_ID)
     if shop is None:
-        return transaction(conn, create_shop, SHOP_ID, origins, None, "tr", "TRY", settings or {})
+        return transaction(conn, create_shop, SHOP_ID, origins, None, "tr", "TRY", settings)
     stored = json.loads(conn.execute("SELECT settings FROM shops WHERE id = ?", (SHOP_ID,)).fetchone()[0])
-    missing_settings = {k: v for k, v in (settings or {}).items() if k not in stored}
+    missing_settings = {k: v for k, v in settings.items() if k not in stored}
     if missing_settings:
         transaction(conn, update_settings, SHOP_ID, missing_settings)
     wanted = [normalize_origin(o) for o in origins]
@@ -188,6 +206,24 @@ def seed_sample_shoppers(conn: sqlite3.Connection, shop_id: str, products: list[
 
 
 # --- the shop's web app ---------------------------------------------------------------------------
+#
+# The demo shop behaves like a Shopify Online Store 2.0 shop on the Dawn theme, so the snippet and
+# its Shopify adapter meet what they meet in the field: the cart lives on the shop's server behind a
+# `cart` cookie and is reached through Shopify's AJAX cart API (same paths, same JSON shapes), the
+# cart page is rendered by the server with Dawn's empty-cart markup, and the cart expires on the
+# shop's server. Nothing in the shop tells Cartback anything: its pages carry only the install tag.
+#
+# Shapes follow Shopify's Cart API reference (https://shopify.dev/docs/api/ajax/reference/cart) and
+# what Dawn's theme script sends (github.com/Shopify/dawn, assets/product-form.js: FormData to
+# routes.cart_add_url = "/cart/add" with Accept: application/javascript; assets/cart.js: JSON
+# {line, quantity} to routes.cart_change_url = "/cart/change" with Accept: application/json).
+
+DAY = 24 * 3600
+CART_COOKIE = "cart"            # Shopify's name: the token of a cart kept on the server
+CLOCK_COOKIE = "kovan_clock"    # the demo toolbar's shift of the shop's clock, in seconds
+NOTICE_COOKIE = "kovan_notice"  # one-shot message after a demo toolbar action
+MAX_QTY = 99
+
 
 def _money_template(locale: str, currency: str = "TRY") -> str:
     """How the shop's script formats an amount: `₺{n}` with the number in the locale's digits."""
@@ -196,12 +232,17 @@ def _money_template(locale: str, currency: str = "TRY") -> str:
     return sample.replace(number, "{n}") if number in sample else "{n} " + currency
 
 
+def _cents(amount: float) -> int:
+    return int(round(amount * 100))
+
+
 class DemoShop:
     """Catalog, texts and page context for the demo shop."""
 
     def __init__(self, products: list[dict[str, Any]], texts: dict[str, Any]) -> None:
         self.products = products
         self.by_slug = {p["url"].rstrip("/").rsplit("/", 1)[-1]: p for p in products}
+        self.by_variant = {int(p["variant_id"]): p for p in products}
         self.texts = texts
         self.categories = texts["categories"]
 
@@ -221,17 +262,27 @@ class DemoShop:
             "description": self.texts["products"].get(p["id"], {}).get(locale, ""),
         }
 
+    def ga4_item(self, p: dict[str, Any], quantity: int = 1) -> dict[str, Any]:
+        """A GA4 ecommerce item as a GA4 tag on Shopify sends it: the SKU as item_id, the variant id
+        (GA4's "unique code" of the variant) as item_variant."""
+        return {"item_id": p["id"], "item_name": p["name"], "item_variant": str(p["variant_id"]),
+                "item_category": p["category"], "price": p["price"], "quantity": quantity}
+
     def client_data(self, locale: str) -> str:
-        """The JSON the shop's script reads: catalog, texts and money format."""
+        """The JSON the shop's script reads: texts, money format, and what the wishlist app needs."""
         catalog = {
-            p["id"]: {k: p[k] for k in ("id", "name", "price", "currency", "url", "image", "category", "in_stock")}
-            | {"price_text": format_price(p["price"], p["currency"], locale)}
+            str(p["variant_id"]): {"sku": p["id"], "name": p["name"], "price": p["price"],
+                                   "currency": p["currency"], "category": p["category"]}
             for p in self.products
         }
         data = {"locale": locale, "money": _money_template(locale), "t": self.texts["ui"][locale],
-                "catalog": catalog}
-        # Safe inside <script type="application/json">: no "</script>" can appear.
-        return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+                "variants": catalog}
+        return _script_json(data)
+
+
+def _script_json(data: Any) -> str:
+    # Safe inside <script>: no "</script>" can appear.
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def _locale_of(request: Request) -> str:
@@ -241,20 +292,224 @@ def _locale_of(request: Request) -> str:
     return "tr"
 
 
+def _clock_offset(request: Request) -> int:
+    try:
+        value = int(request.cookies.get(CLOCK_COOKIE, "0"))
+    except ValueError:
+        return 0
+    return value if 0 <= value <= 365 * DAY else 0
+
+
+def _local_path(value: str | None) -> str:
+    """A same-site path to go back to after a toolbar action; anything else is the home page."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+async def _read_params(request: Request) -> dict[str, Any]:
+    """The request's parameters as Shopify reads them: a JSON body, or form fields (urlencoded or
+    multipart, as a FormData body is), or the query string. Form keys like `updates[4470]` become
+    a dict under `updates`; `items[0][id]` is not needed by any theme here."""
+    body = await request.body()
+    ctype = request.headers.get("content-type", "").lower()
+    if "json" in ctype:
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+    pairs: list[tuple[str, str]] = list(request.query_params.multi_items())
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    elif ctype.startswith("multipart/form-data"):
+        # The stdlib's MIME parser reads a browser's FormData body; no extra dependency for a demo.
+        message = BytesParser(policy=email_policy).parsebytes(
+            b"Content-Type: " + request.headers["content-type"].encode("latin-1") + b"\r\n\r\n" + body)
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name:
+                pairs.append((name, part.get_content() if part.get_content_maintype() == "text"
+                              else part.get_payload(decode=True).decode("utf-8", "replace")))
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key.startswith("updates[") and key.endswith("]"):
+            out.setdefault("updates", {})[key[8:-1]] = value
+        else:
+            out[key] = value
+    return out
+
+
+class CartError(Exception):
+    """Shopify's cart error body: {status, message, description}."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
+
+    def response(self) -> Response:
+        return JSONResponse({"status": self.status, "message": "Cart Error", "description": self.description},
+                            status_code=self.status)
+
+
+def _qty(value: Any, default: int | None = None) -> int:
+    try:
+        n = int(str(value).strip()) if value is not None and str(value).strip() != "" else default
+    except ValueError:
+        n = None
+    if n is None or n < 0:
+        raise CartError(422, "Quantity must be a whole number of 0 or more")
+    return min(n, MAX_QTY)
+
+
+class Cart:
+    """One shopper's cart on the shop's server. Lines are [variant_id, quantity], newest first, as
+    Shopify lists them."""
+
+    def __init__(self, token: str, now: float) -> None:
+        self.token = token
+        self.lines: list[list[int]] = []
+        self.updated = now
+
+    def quantity_of(self, variant: int) -> int:
+        return next((q for v, q in self.lines if v == variant), 0)
+
+    def set(self, variant: int, quantity: int) -> None:
+        for line in self.lines:
+            if line[0] == variant:
+                line[1] = quantity
+                break
+        else:
+            if quantity > 0:
+                self.lines.insert(0, [variant, quantity])
+        self.lines = [line for line in self.lines if line[1] > 0]
+
+
+class CartStore:
+    """Every visitor's cart, kept in memory by the shop's server and found by the `cart` cookie.
+
+    A cart untouched for 24 hours on the shop's clock is gone, as shop carts do expire; the clock is
+    the machine's plus the demo toolbar's offset (a cookie), so "24 hours later" is real to the shop."""
+
+    def __init__(self, shop: DemoShop, clock=time.time) -> None:
+        self.shop = shop
+        self.clock = clock
+        self.carts: dict[str, Cart] = {}
+        self.orders: dict[str, dict[str, Any]] = {}
+
+    def now(self, request: Request) -> float:
+        return self.clock() + _clock_offset(request)
+
+    def find(self, request: Request) -> tuple[Cart | None, bool]:
+        """The visitor's cart (None when there is none) and whether it expired just now."""
+        token = request.cookies.get(CART_COOKIE)
+        cart = self.carts.get(token) if token else None
+        if cart is not None and self.now(request) - cart.updated >= DAY:
+            del self.carts[cart.token]
+            return None, True
+        return cart, False
+
+    def open(self, request: Request) -> Cart:
+        cart, _ = self.find(request)
+        if cart is None:
+            cart = Cart(secrets.token_hex(16), self.now(request))
+            self.carts[cart.token] = cart
+        return cart
+
+    def variant(self, value: Any) -> dict[str, Any]:
+        try:
+            p = self.shop.by_variant.get(int(str(value).strip()))
+        except ValueError:
+            p = None
+        if p is None:
+            # Shopify answers an unknown variant with a Cart Error too (404 "Cannot find variant");
+            # the demo keeps one status for "cannot be added", as themes only read `status` as truthy.
+            raise CartError(422, "Cannot find variant")
+        return p
+
+    def add(self, request: Request, cart: Cart, variant: Any, quantity: int) -> int:
+        p = self.variant(variant)
+        if not p["in_stock"]:
+            raise CartError(422, f"The product '{p['name']}' is already sold out.")
+        v = int(p["variant_id"])
+        cart.set(v, min(MAX_QTY, cart.quantity_of(v) + quantity))
+        cart.updated = self.now(request)
+        return v
+
+    # -- Shopify's JSON ----------------------------------------------------------------------------
+
+    def line_json(self, request: Request, variant: int, quantity: int) -> dict[str, Any]:
+        p = self.shop.by_variant[variant]
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        path = "/" + p["url"].split("://", 1)[-1].split("/", 1)[-1]
+        image = p["image"] if "://" in p["image"] else origin + p["image"]
+        price = _cents(p["price"])
+        return {
+            "id": variant, "properties": {}, "quantity": quantity, "variant_id": variant,
+            "key": f"{variant}:{hashlib.md5(str(variant).encode()).hexdigest()}",
+            "title": p["name"], "price": price, "original_price": price, "discounted_price": price,
+            "line_price": price * quantity, "original_line_price": price * quantity,
+            "final_price": price, "final_line_price": price * quantity, "total_discount": 0, "discounts": [],
+            "sku": p["id"], "grams": 0, "vendor": self.shop.texts["ui"]["tr"]["shop_name"], "taxable": True,
+            "product_id": int(p["product_id"]), "product_has_only_default_variant": True, "gift_card": False,
+            "url": f"{path}?variant={variant}", "image": image,
+            "featured_image": {"url": image, "alt": p["name"], "aspect_ratio": 1.0},
+            "handle": path.rsplit("/", 1)[-1], "requires_shipping": True, "product_type": p["category"],
+            "product_title": p["name"], "variant_title": None, "variant_options": ["Default Title"],
+            "options_with_values": [{"name": "Title", "value": "Default Title"}],
+        }
+
+    def cart_json(self, request: Request, cart: Cart | None) -> dict[str, Any]:
+        items = [self.line_json(request, v, q) for v, q in (cart.lines if cart else [])]
+        total = sum(i["line_price"] for i in items)
+        return {
+            "token": cart.token if cart else request.cookies.get(CART_COOKIE) or "",
+            "note": None, "attributes": {}, "original_total_price": total, "total_price": total,
+            "total_discount": 0, "total_weight": 0, "item_count": sum(i["quantity"] for i in items),
+            "items": items, "requires_shipping": bool(items), "currency": "TRY",
+            "items_subtotal_price": total, "cart_level_discount_applications": [],
+        }
+
+
+def _wants_json(request: Request) -> bool:
+    """Dawn posts to /cart/add and /cart/change (no .js) and asks for JSON with its Accept header;
+    a plain form post (no script) gets the cart page, as on Shopify."""
+    accept = request.headers.get("accept", "")
+    return ("javascript" in accept or "json" in accept
+            or request.headers.get("x-requested-with", "").lower() == "xmlhttprequest")
+
+
 def create_demo_app(products: list[dict[str, Any]], *, widget_port: int, canonical_origin: str | None = None,
-                    site_dir: Path | None = None) -> Starlette:
-    """The demo shop. `products` carry absolute URLs; `widget_port` is where the widget server
-    listens on the same host name the browser used for the shop."""
+                    site_dir: Path | None = None, clock=time.time) -> Starlette:
+    """The demo shop. `products` carry absolute URLs, a Shopify `product_id` and `variant_id`;
+    `widget_port` is where the widget server listens on the same host name the browser used for
+    the shop; `clock` is the machine's time (tests move it)."""
     site_dir = site_dir or SITE_DIR
     texts = json.loads((site_dir / "texts.json").read_text(encoding="utf-8"))
     shop = DemoShop(products, texts)
+    store = CartStore(shop, clock)
     templates = Jinja2Templates(directory=str(site_dir / "templates"))
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
 
+    def cart_view(request: Request, cart: Cart | None, locale: str) -> dict[str, Any]:
+        lines = []
+        for n, (variant, qty) in enumerate(cart.lines if cart else [], start=1):
+            p = shop.view(shop.by_variant[variant], locale)
+            lines.append({"line": n, "qty": qty, "p": p,
+                          "total_text": format_price(p["price"] * qty, p["currency"], locale)})
+        subtotal = round(sum(ln["p"]["price"] * ln["qty"] for ln in lines), 2)
+        shipping = 0 if subtotal >= 750 else 49.9
+        return {"lines": lines, "count": sum(ln["qty"] for ln in lines),
+                "subtotal_text": format_price(subtotal, "TRY", locale),
+                "shipping_text": format_price(shipping, "TRY", locale) if shipping else None,
+                "total_text": format_price(subtotal + shipping, "TRY", locale)}
+
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
         locale = _locale_of(request)
         widget = f"{request.url.scheme}://{request.url.hostname}:{widget_port}"
+        cart, expired = store.find(request)
+        notice = "expired" if expired else request.cookies.get(NOTICE_COOKIE)
         base = {
             "locale": locale,
             "t": texts["ui"][locale],
@@ -264,11 +519,22 @@ def create_demo_app(products: list[dict[str, Any]], *, widget_port: int, canonic
             "client_data": shop.client_data(locale),
             "categories": [{"slug": v["slug"], "label": v[locale]} for v in shop.categories.values()],
             "path": request.url.path,
+            "here": request.url.path + ("?" + request.url.query if request.url.query else ""),
             "current_category": None,
+            "cart": cart_view(request, cart, locale),
+            "clock_hours": _clock_offset(request) // 3600,
+            "notice": notice if notice in ("expired", "reset") else None,
+            "shopify": _script_json({"shop": "kovan-cicek.myshopify.com", "locale": locale,
+                                     "currency": {"active": "TRY", "rate": "1.0"}, "country": "TR",
+                                     "routes": {"root": "/"}}),
         }
         response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
         response.headers["cache-control"] = "no-store"
+        if NOTICE_COOKIE in request.cookies:
+            response.delete_cookie(NOTICE_COOKIE)
         return response
+
+    # -- pages -------------------------------------------------------------------------------------
 
     async def home(request: Request) -> Response:
         locale = _locale_of(request)
@@ -303,38 +569,229 @@ def create_demo_app(products: list[dict[str, Any]], *, widget_port: int, canonic
             "offers": {
                 "@type": "Offer",
                 "url": p["url"],
+                "sku": p["id"],
                 "price": f"{p['price']:.2f}",
                 "priceCurrency": p["currency"],
                 "availability": "https://schema.org/" + ("InStock" if p["in_stock"] else "OutOfStock"),
             },
         }
+        view_item = {"event": "view_item", "ecommerce": {"currency": p["currency"], "value": p["price"],
+                                                         "items": [shop.ga4_item(p)]}}
+        # What Shopify prints on every product page (ShopifyAnalytics.meta): ids and prices in cents.
+        meta = {"product": {"id": p["product_id"], "gid": f"gid://shopify/Product/{p['product_id']}",
+                            "vendor": texts["ui"]["tr"]["shop_name"], "type": p["category"],
+                            "variants": [{"id": p["variant_id"], "price": _cents(p["price"]), "name": p["name"],
+                                          "public_title": None, "sku": p["id"]}]},
+                "page": {"pageType": "product", "resourceType": "product", "resourceId": p["product_id"]}}
         return page(request, "product.html", p=v, current_category=v["category_slug"],
-                    json_ld=json.dumps(json_ld, ensure_ascii=False).replace("<", "\\u003c"))
+                    json_ld=_script_json(json_ld), view_item=_script_json(view_item), meta=_script_json(meta))
 
-    async def cart(request: Request) -> Response:
+    async def product_js(request: Request) -> Response:
+        """Shopify's /products/<handle>.js: the product with its variants, prices in cents."""
+        p = shop.by_slug.get(request.path_params["slug"])
+        if p is None:
+            return JSONResponse({"status": 404, "message": "Not Found", "description": "Not Found"}, 404)
+        price = _cents(p["price"])
+        return JSONResponse({
+            "id": p["product_id"], "title": p["name"], "handle": request.path_params["slug"],
+            "vendor": texts["ui"]["tr"]["shop_name"], "type": p["category"], "price": price,
+            "available": p["in_stock"], "url": "/" + p["url"].split("://", 1)[-1].split("/", 1)[-1],
+            "featured_image": p["image"], "images": [p["image"]],
+            "variants": [{"id": p["variant_id"], "title": "Default Title", "sku": p["id"], "price": price,
+                          "available": p["in_stock"], "name": p["name"]}],
+        })
+
+    async def cart_page(request: Request) -> Response:
+        # Dawn re-renders the cart's contents with the Section Rendering API after a change.
+        if request.query_params.get("section_id") == "main-cart-items":
+            locale = _locale_of(request)
+            cart, _ = store.find(request)
+            response = templates.TemplateResponse(
+                request, "_cart_items.html", {"t": texts["ui"][locale], "cart": cart_view(request, cart, locale)})
+            response.headers["cache-control"] = "no-store"
+            return response
         return page(request, "cart.html")
 
     async def favorites(request: Request) -> Response:
         locale = _locale_of(request)
         return page(request, "favorites.html", products=[shop.view(p, locale) for p in shop.products])
 
-    async def old_cart_path(request: Request) -> Response:
-        return RedirectResponse("/sepet", status_code=301)
+    async def order_page(request: Request) -> Response:
+        order = store.orders.get(request.path_params["order"])
+        if order is None:
+            raise HTTPException(404)
+        # A GA4 tag sends the purchase once, on the first view of the thank-you page.
+        first = not order["seen"]
+        order["seen"] = True
+        return page(request, "order.html", order=order,
+                    purchase=_script_json(order["purchase"]) if first else None)
+
+    # -- the AJAX cart API -------------------------------------------------------------------------
+
+    def api(handler, always_json: bool):
+        async def endpoint(request: Request) -> Response:
+            if not always_json and not _wants_json(request):
+                # A form without a script (no JS): do it and show the cart page.
+                try:
+                    response = await handler(request, await _read_params(request))
+                except CartError:
+                    response = None
+                redirect = RedirectResponse("/cart", status_code=302)
+                if response is not None and "set-cookie" in response.headers:
+                    redirect.raw_headers += [h for h in response.raw_headers if h[0] == b"set-cookie"]
+                return redirect
+            try:
+                return await handler(request, await _read_params(request))
+            except CartError as exc:
+                return exc.response()
+        return endpoint
+
+    def answer(request: Request, body: Any, cart: Cart) -> Response:
+        response = JSONResponse(body)
+        response.headers["cache-control"] = "no-store"
+        if request.cookies.get(CART_COOKIE) != cart.token:
+            response.set_cookie(CART_COOKIE, cart.token, max_age=14 * DAY, samesite="lax")
+        return response
+
+    async def cart_js(request: Request) -> Response:
+        cart, _ = store.find(request)
+        response = JSONResponse(store.cart_json(request, cart))
+        response.headers["cache-control"] = "no-store"
+        return response
+
+    async def add(request: Request, params: dict[str, Any]) -> Response:
+        cart = store.open(request)
+        if isinstance(params.get("items"), list):
+            # {items: [{id, quantity}]}: all or nothing, as Shopify does.
+            wanted = [(it.get("id"), _qty(it.get("quantity"), 1)) for it in params["items"] if isinstance(it, dict)]
+            for variant, _ in wanted:
+                p = store.variant(variant)
+                if not p["in_stock"]:
+                    raise CartError(422, f"The product '{p['name']}' is already sold out.")
+            added = [store.add(request, cart, variant, qty) for variant, qty in wanted]
+            body: Any = {"items": [store.line_json(request, v, cart.quantity_of(v)) for v in dict.fromkeys(added)]}
+        else:
+            v = store.add(request, cart, params.get("id"), _qty(params.get("quantity"), 1))
+            body = store.line_json(request, v, cart.quantity_of(v))
+        return answer(request, body, cart)
+
+    async def change(request: Request, params: dict[str, Any]) -> Response:
+        cart, _ = store.find(request)
+        cart = cart or store.open(request)
+        quantity = _qty(params.get("quantity"))
+        if params.get("line") not in (None, ""):
+            try:
+                n = int(params["line"])
+            except (TypeError, ValueError):
+                n = 0
+            if not 1 <= n <= len(cart.lines):
+                raise CartError(400, "Line is out of range")
+            variant = cart.lines[n - 1][0]
+        else:
+            key = str(params.get("id", "")).split(":", 1)[0]
+            variant = int(store.variant(key)["variant_id"])
+            if not cart.quantity_of(variant):
+                raise CartError(400, "Cannot find line item")
+        p = shop.by_variant[variant]
+        if quantity > cart.quantity_of(variant) and not p["in_stock"]:
+            raise CartError(422, f"The product '{p['name']}' is already sold out.")
+        cart.set(variant, quantity)
+        cart.updated = store.now(request)
+        return answer(request, store.cart_json(request, cart), cart)
+
+    async def update(request: Request, params: dict[str, Any]) -> Response:
+        cart = store.open(request)
+        updates = params.get("updates")
+        if isinstance(updates, list):  # quantities by line, in order
+            pairs = [(cart.lines[i][0], q) for i, q in enumerate(updates) if i < len(cart.lines)]
+        elif isinstance(updates, dict):
+            pairs = [(int(store.variant(str(k).split(":", 1)[0])["variant_id"]), q) for k, q in updates.items()]
+        else:
+            pairs = []
+        for variant, q in pairs:
+            qty = _qty(q)
+            if qty > cart.quantity_of(variant) and not shop.by_variant[variant]["in_stock"]:
+                raise CartError(422, f"The product '{shop.by_variant[variant]['name']}' is already sold out.")
+        for variant, q in pairs:
+            cart.set(variant, _qty(q))
+        cart.updated = store.now(request)
+        return answer(request, store.cart_json(request, cart), cart)
+
+    async def clear(request: Request, params: dict[str, Any]) -> Response:
+        cart = store.open(request)
+        cart.lines = []
+        cart.updated = store.now(request)
+        return answer(request, store.cart_json(request, cart), cart)
+
+    # -- checkout and the demo toolbar -------------------------------------------------------------
+
+    async def checkout(request: Request) -> Response:
+        cart, _ = store.find(request)
+        if cart is None or not cart.lines:
+            return RedirectResponse("/cart", status_code=303)
+        order_id = "KC-" + secrets.token_hex(4).upper()
+        items = [(shop.by_variant[v], q) for v, q in cart.lines]
+        subtotal = round(sum(p["price"] * q for p, q in items), 2)
+        shipping = 0 if subtotal >= 750 else 49.9
+        store.orders[order_id] = {"id": order_id, "seen": False, "purchase": {"event": "purchase", "ecommerce": {
+            "transaction_id": order_id, "value": round(subtotal + shipping, 2), "shipping": shipping,
+            "currency": "TRY", "items": [shop.ga4_item(p, q) for p, q in items]}}}
+        del store.carts[cart.token]
+        return RedirectResponse(f"/siparis/{order_id}", status_code=303)
+
+    async def demo_forward(request: Request) -> Response:
+        form = await _read_params(request)
+        response = RedirectResponse(_local_path(form.get("next")), status_code=303)
+        response.set_cookie(CLOCK_COOKIE, str(_clock_offset(request) + DAY), max_age=30 * DAY, samesite="lax")
+        return response
+
+    async def demo_reset(request: Request) -> Response:
+        form = await _read_params(request)
+        cart, _ = store.find(request)
+        if cart is not None:
+            del store.carts[cart.token]
+        response = RedirectResponse(_local_path(form.get("next")), status_code=303)
+        # Cartback's own cookie (cartback_<shop>, where storage fails) goes too; the page's script
+        # clears localStorage before the form is sent.
+        for name in [CART_COOKIE, CLOCK_COOKIE, *(c for c in request.cookies if c.startswith("cartback"))]:
+            response.delete_cookie(name)
+        response.set_cookie(NOTICE_COOKIE, "reset", max_age=60, samesite="lax")
+        return response
+
+    async def moved(request: Request) -> Response:
+        """Paths of the demo shop before it became Shopify-like (old bookmarks)."""
+        path = request.url.path
+        target = "/cart" if path == "/sepet" else "/products/" + path.rsplit("/", 1)[-1]
+        return RedirectResponse(target, status_code=301)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return page(request, "404.html", status=404)
 
+    cart_routes = []
+    for name, handler in (("add", add), ("change", change), ("update", update), ("clear", clear)):
+        cart_routes += [Route(f"/cart/{name}.js", api(handler, True), methods=["POST"]),
+                        Route(f"/cart/{name}", api(handler, False), methods=["POST"])]
     app = Starlette(
         routes=[
             Route("/", home),
-            Route("/p/{slug}", product),
-            Route("/sepet", cart),
-            Route("/cart", old_cart_path),
+            Route("/products/{slug}.js", product_js),
+            Route("/products/{slug}", product),
+            Route("/cart.js", cart_js),
+            Route("/cart.json", cart_js),
+            *cart_routes,
+            Route("/cart", cart_page),
+            Route("/checkout", checkout, methods=["POST"]),
+            Route("/siparis/{order}", order_page),
             Route("/favoriler", favorites),
+            Route("/demo/forward", demo_forward, methods=["POST"]),
+            Route("/demo/reset", demo_reset, methods=["POST"]),
+            Route("/sepet", moved),
+            Route("/p/{slug}", moved),
             Mount("/static", StaticFiles(directory=str(site_dir / "static")), name="static"),
         ],
         exception_handlers={404: not_found},
     )
+    app.state.store = store
     return _DemoMiddleware(app, canonical_origin)
 
 
@@ -343,12 +800,16 @@ class _DemoMiddleware:
 
     - `?lang=tr|en` stores the language in a cookie and redirects to the clean URL;
     - a loopback alias (localhost vs 127.0.0.1) redirects to the origin the catalog URLs use, so a
-      visitor's cart, favourites and Cartback id (all in that origin's localStorage) stay one.
+      visitor's cart cookie, favourites and Cartback id (all kept per origin) stay one.
     """
 
     def __init__(self, app: Starlette, canonical_origin: str | None) -> None:
         self.app = app
         self.canonical = canonical_origin.rstrip("/") if canonical_origin else None
+
+    @property
+    def store(self) -> CartStore:
+        return self.app.state.store
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -461,7 +922,7 @@ def main(argv: list[str] | None = None) -> int:
         widget_sock = _bind(args.host, args.port)
         shop_sock = _bind(args.host, args.shop_port)
     except OSError as exc:
-        print(f"cartback demo: cannot listen on {args.host}: {exc} (try --port / --shop-port)", file=sys.stderr)
+        print(f"cartback demo: error: cannot listen on {args.host}: {exc} (try --port / --shop-port)", file=sys.stderr)
         return 1
     port, shop_port = widget_sock.getsockname()[1], shop_sock.getsockname()[1]
     public = _public_host(args.host)

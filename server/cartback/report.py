@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from .errors import ApiError, bad_request
-from .shops import DEFAULT_SETTINGS, Shop, get_shop
+from .shops import DEFAULT_SETTINGS, HOLDOUT_CHANGED, Shop, get_shop
 from .stats import Sample, two_proportions, welch
 from .validation import SECTIONS
 
@@ -339,12 +339,13 @@ def compute_raw(conn: sqlite3.Connection, shop: str, lo_day: int, hi_day: int, w
         for key in _keys(sections):
             fig.scopes[key].counts["rendered"] += 1
 
-    # Viewable impressions: a block once, at its first impression; its sections with it.
-    first_seen: dict[str, tuple[float, str]] = {}
+    # Viewable impressions: a block once, at its first valid impression (not before its render);
+    # its sections with it.
+    seen: dict[str, list[tuple[float, str]]] = {}
     for block_id, vid, ts in conn.execute(_IMPRESSIONS_SQL, (shop, lo, hi)):
-        if block_id is not None and (block_id not in first_seen or ts < first_seen[block_id][0]):
-            first_seen[block_id] = (ts, vid)
-    older = [b for b in first_seen if b not in blocks]
+        if block_id is not None:
+            seen.setdefault(block_id, []).append((ts, vid))
+    older = [b for b in seen if b not in blocks]
     for chunk in _chunks(older):
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(f"SELECT id, ts, holdout, sections FROM blocks WHERE shop = ? AND id IN ({marks})",
@@ -352,10 +353,16 @@ def compute_raw(conn: sqlite3.Connection, shop: str, lo_day: int, hi_day: int, w
         for block_id, ts, holdout, sections in rows:
             blocks[block_id] = (ts, holdout, sections)
         for (block_id,) in conn.execute(_SEEN_BEFORE_SQL.format(marks=marks), (shop, lo, *chunk)):
-            first_seen.pop(block_id, None)
-    for block_id, (ts, vid) in first_seen.items():
+            seen.pop(block_id, None)
+    for block_id, views in seen.items():
         block = blocks.get(block_id)
-        if block is None or block[1] or ts < block[0] or not keep(ts):
+        if block is None or block[1]:
+            continue
+        valid = [v for v in views if v[0] >= block[0]]
+        if not valid:
+            continue
+        ts, vid = min(valid)
+        if not keep(ts):
             continue
         fig.day(day_of(ts))["impressions"] += 1
         for key in ("block", *_keys(block[2])):
@@ -571,8 +578,21 @@ def _group_dict(h: dict[str, float]) -> dict[str, Any]:
         "converted": int(h["converted"]),
         "conversion_rate": _ratio(h["converted"], n),
         "revenue": _money(h["revenue"]),
-        "revenue_per_visitor": _ratio(h["revenue"], n),
+        "revenue_per_visitor": _money(_ratio(h["revenue"], n)),
     }
+
+
+def _iso_time(ts: Any) -> str | None:
+    if not isinstance(ts, (int, float)) or not math.isfinite(ts):
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
+def _money_comparison(comparison: dict[str, Any]) -> dict[str, Any]:
+    """A revenue comparison with its amounts in cents (the relative figures stay fractions)."""
+    ci = comparison["ci95"]
+    return {**comparison, "absolute": None if comparison["absolute"] is None else _money(comparison["absolute"]),
+            "ci95": None if ci is None else [None if x is None else _money(x) for x in ci]}
 
 
 def _verdict(share: float, t: dict, c: dict, conversion, rpv) -> str:
@@ -647,10 +667,11 @@ def build_report(conn: sqlite3.Connection, shop: Shop, start: date, end: date) -
         },
         "holdout": {
             "share": share,
+            "changed_at": _iso_time(shop.settings.get(HOLDOUT_CHANGED)),
             "treatment": treatment,
             "control": control,
             "conversion": conversion.as_dict(),
-            "revenue_per_visitor": rpv.as_dict(),
+            "revenue_per_visitor": _money_comparison(rpv.as_dict()),
             "verdict": _verdict(share, treatment, control, conversion, rpv),
         },
         "daily": [
@@ -767,16 +788,6 @@ def daily_csv(report: dict[str, Any]) -> str:
 
 # -- terminal ----------------------------------------------------------------------------------------
 
-def _pct(x: float | None, signed: bool = False) -> str:
-    if x is None:
-        return "–"
-    return f"{x * 100:+.1f}%" if signed else f"{x * 100:.1f}%"
-
-
-def _num(n: float) -> str:
-    return f"{int(n):,}"
-
-
 def _table(header: list[str], rows: list[list[str]], first_left: bool = True) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     out = []
@@ -788,9 +799,25 @@ def _table(header: list[str], rows: list[list[str]], first_left: bool = True) ->
 
 
 def report_text(report: dict[str, Any], locale: str = "tr") -> str:
+    from babel import Locale
+    from babel.numbers import format_decimal, format_percent
+
+    from .i18n import BABEL_LOCALES
     from .render import format_price
 
     cur = report["currency"]
+    babel = BABEL_LOCALES.get(locale, "en_US")
+    percent = Locale.parse(babel).percent_formats[None].pattern.replace("#,##0", "#,##0.0")  # "%80,0" in Turkish
+
+    # Every number in the shop's locale, as its money already is ("3.856" next to "₺8.245,20").
+    def num(n: float) -> str:
+        return format_decimal(int(n), locale=babel)
+
+    def pct(x: float | None, signed: bool = False) -> str:
+        if x is None:
+            return "–"
+        text = format_percent(x, format=percent, locale=babel)
+        return ("+" + text if x >= 0 else text) if signed else text
 
     def money(x: float | None) -> str:
         return "–" if x is None else format_price(x, cur, locale)
@@ -809,36 +836,36 @@ def report_text(report: dict[str, Any], locale: str = "tr") -> str:
     ]
     scopes = [("block", report["block"]), *report["sections"].items()]
     spec = [
-        ("Rendered", "rendered", _num),
-        ("Impressions (>= 50% visible)", "impressions", _num),
-        ("Visitors reached", "visitors_reached", _num),
-        ("Clicks", "clicks", _num),
-        ("Visitors who clicked", "visitors_clicked", _num),
-        ("CTR (visitors)", "ctr_visitors", _pct),
-        ("CTR (impressions)", "ctr_impressions", _pct),
-        (f"Attributed orders ({days} d)", "attributed_orders", _num),
-        ("Visitors who purchased", "visitors_purchased", _num),
-        ("Click-to-purchase", "click_to_purchase", _pct),
+        ("Rendered", "rendered", num),
+        ("Impressions (>= 50% visible)", "impressions", num),
+        ("Visitors reached", "visitors_reached", num),
+        ("Clicks", "clicks", num),
+        ("Visitors who clicked", "visitors_clicked", num),
+        ("CTR (visitors)", "ctr_visitors", pct),
+        ("CTR (impressions)", "ctr_impressions", pct),
+        (f"Attributed orders ({days} d)", "attributed_orders", num),
+        ("Visitors who purchased", "visitors_purchased", num),
+        ("Click-to-purchase", "click_to_purchase", pct),
         (f"Attributed revenue ({days} d)", "attributed_revenue", money),
         ("Attributed orders' total", "attributed_order_revenue", money),
     ]
     rows = [[label, *(fmt(values[key]) for _, values in scopes)] for label, key, fmt in spec]
     lines += _table(["", *(name for name, _ in scopes)], rows)
     totals = report["totals"]
-    lines += ["", f"All tracked orders: {_num(totals['orders'])}, revenue {money(totals['revenue'])}; "
-                  f"block's share of revenue: {_pct(totals['block_revenue_share'])} ({days}-day attribution)", ""]
+    lines += ["", f"All tracked orders: {num(totals['orders'])}, revenue {money(totals['revenue'])}; "
+                  f"block's share of revenue: {pct(totals['block_revenue_share'])} ({days}-day attribution)", ""]
 
     r = report["restores"]
-    lines += [f"Carts restored in one click: {_num(r['carts'])} ({_num(r['items'])} items); orders within "
-              f"{days} days after a restore: {_num(r['orders'])}, revenue {money(r['revenue'])}", ""]
+    lines += [f"Carts restored in one click: {num(r['carts'])} ({num(r['items'])} items); orders within "
+              f"{days} days after a restore: {num(r['orders'])}, revenue {money(r['revenue'])}", ""]
 
     h = report["holdout"]
     if h["share"]:
-        lines.append(f"Holdout: {_pct(h['share'])} of visitors never see the block (conversion within {days} days "
+        lines.append(f"Holdout: {pct(h['share'])} of visitors never see the block (conversion within {days} days "
                      f"of their first empty cart with something to show)")
     else:
         lines.append("Holdout: off (holdout_share = 0); earlier control visitors, if any, are still compared")
-    rows = [[g, _num(h[g]["visitors"]), _num(h[g]["converted"]), _pct(h[g]["conversion_rate"]),
+    rows = [[g, num(h[g]["visitors"]), num(h[g]["converted"]), pct(h[g]["conversion_rate"]),
              money(h[g]["revenue"]), money(h[g]["revenue_per_visitor"])] for g in GROUPS]
     lines += _table(["group", "visitors", "converted", "conversion", "revenue", "revenue/visitor"], rows)
 
@@ -851,18 +878,23 @@ def report_text(report: dict[str, Any], locale: str = "tr") -> str:
     conv, rpv = h["conversion"], h["revenue_per_visitor"]
     rows = [
         ["conversion", "–" if conv["absolute"] is None else points(conv["absolute"]), interval(conv["ci95"], points),
-         _pct(conv["relative"], True), interval(conv["relative_ci95"], lambda x: _pct(x, True)),
+         pct(conv["relative"], True), interval(conv["relative_ci95"], lambda x: pct(x, True)),
          "yes" if conv["significant"] else "not yet"],
         ["revenue/visitor", signed_money(rpv["absolute"]), interval(rpv["ci95"], signed_money),
-         _pct(rpv["relative"], True), interval(rpv["relative_ci95"], lambda x: _pct(x, True)),
+         pct(rpv["relative"], True), interval(rpv["relative_ci95"], lambda x: pct(x, True)),
          "yes" if rpv["significant"] else "not yet"],
     ]
     lines += [""] + _table(["uplift", "absolute", "95% CI", "relative", "95% CI", "significant"], rows)
     lines += [f"Verdict: {h['verdict']}", ""]
 
-    lines.append("Daily")
-    rows = [[d["date"], _num(d["rendered"]), _num(d["impressions"]), _num(d["clicks"]), _num(d["attributed_orders"]),
-             money(d["attributed_revenue"]), _num(d["orders"]), money(d["revenue"])] for d in report["daily"]]
+    active = [d for d in report["daily"] if any(v for k, v in d.items() if k != "date")]
+    if not active:
+        lines.append(f"No data yet: no block shown and no order tracked from {report['from']} to {report['to']}. "
+                     f"Figures appear here once the tag is on the shop's pages and visitors come back.")
+        return "\n".join(lines) + "\n"
+    lines.append(f"Daily (the {num(len(active))} days with activity)")
+    rows = [[d["date"], num(d["rendered"]), num(d["impressions"]), num(d["clicks"]), num(d["attributed_orders"]),
+             money(d["attributed_revenue"]), num(d["orders"]), money(d["revenue"])] for d in active]
     lines += _table(["date", "rendered", "impressions", "clicks", "attr. orders", "attr. revenue", "orders",
                      "revenue"], rows)
     for note in report.get("notes", []):

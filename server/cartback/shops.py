@@ -64,6 +64,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
+# Kept with the settings by update_settings, not a setting a merchant sets.
+HOLDOUT_CHANGED = "holdout_changed_at"
+
 _normalized: dict[str, str | None] = {}
 _MISSING = object()
 
@@ -197,13 +200,27 @@ def create_shop(conn: sqlite3.Connection, shop_id: str, origins: list[str], sele
     normalized = validate_shop_fields(shop_id, origins, locale, currency)
     if get_shop(conn, shop_id) is not None:
         raise ApiError(409, "shop_exists", f"shop: {shop_id!r} already exists", "shop")
-    api_key = "cb_" + secrets.token_urlsafe(24)
+    api_key = new_api_key()
     conn.execute(
         f"INSERT INTO shops ({SHOP_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (shop_id, hash_key(api_key), json.dumps(sorted(set(normalized))), selector or None, locale,
          currency, json.dumps(validate_settings(settings or {})), time.time()),
     )
     return api_key
+
+
+def rotate_key(conn: sqlite3.Connection, shop_id: str) -> str:
+    """A new API key for the shop (shown once); the old one stops working, and with it every
+    dashboard session signed in with it (sessions carry a fingerprint of the key's hash)."""
+    if get_shop(conn, shop_id) is None:
+        raise ApiError(404, "unknown_shop", f"shop: no shop {shop_id!r}", "shop")
+    api_key = new_api_key()
+    conn.execute("UPDATE shops SET api_key_hash = ? WHERE id = ?", (hash_key(api_key), shop_id))
+    return api_key
+
+
+def new_api_key() -> str:
+    return "cb_" + secrets.token_urlsafe(24)
 
 
 def _is_int(v: Any, lo: int, hi: int) -> bool:
@@ -285,6 +302,9 @@ def update_settings(conn: sqlite3.Connection, shop_id: str, changes: dict[str, A
     if row is None:
         raise ApiError(404, "unknown_shop", f"shop: no shop {shop_id!r}", "shop")
     stored = json.loads(row[0])
+    if "holdout_share" in changes and changes["holdout_share"] != merged_settings(stored)["holdout_share"]:
+        # The report says when the control group's size changed: a period can span both settings.
+        stored[HOLDOUT_CHANGED] = time.time()
     stored.update(changes)
     conn.execute("UPDATE shops SET settings = ? WHERE id = ?", (json.dumps(stored), shop_id))
     shop = get_shop(conn, shop_id)

@@ -204,7 +204,8 @@ def plan(n_visitors: int, days: int, seed: int, now: float, products: list[dict[
         will_return = rng.random() < (rates.return_after_purchase if bought_first else 1.0)
         moment = ts
         if will_return:
-            events.append({"type": "cart", "items": [], "ts": ts + DAY})
+            # The shop clears the cart after 24 hours and tells nobody, as the case's shop did: the
+            # server learns it when the returning visitor's page shows the empty cart.
             count = 1
             while count < rates.max_returns and rng.random() < rates.extra_returns:
                 count += 1
@@ -221,7 +222,9 @@ def plan(n_visitors: int, days: int, seed: int, now: float, products: list[dict[
                     u_impression=rng.random(), u_pick=rng.random(), u_base=rng.random(), base_items=base,
                     delays=(rng.uniform(2, 40), rng.uniform(30, 600), rng.uniform(600, 36 * 3600)),
                 ))
-        returns = [r for r in returns if r.ts < now - 60]
+        # Within the period only: a warm-up shopper's early return would fall before the dashboard's
+        # default "last N days" and leave blocks outside it.
+        returns = [r for r in returns if start <= r.ts < now - 60]
         visitors.append(Visitor(
             n=n, first=[e for e in events if e["ts"] < now - 60], returns=returns,
             clicker=False, second_click=rng.random() < rates.second_click, buys_after_click=False,
@@ -522,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = run(args.url, args.shop, args.key, args.days, args.visitors, args.seed,
                       concurrency=args.concurrency, products=load_products(args.catalog), progress=progress)
     except SimulationError as exc:
-        print(f"\nsimulation failed: {exc}", file=sys.stderr)
+        print(f"\n{p.prog}: error: the simulation failed: {exc}", file=sys.stderr)
         return 1
     print(f"\nSimulated {summary}")
     return 0

@@ -5,7 +5,8 @@ Fixtures other browser tests may use (names are kept stable):
 - `browser`: the session's Chromium (sync Playwright).
 - `page`: a page in a fresh browser context (own storage and cookies), closed after the test.
 - `page_errors`: uncaught errors and unhandled rejections raised in `page`.
-- `static_site`: tests/browser/pages on a free 127.0.0.1 port; `static_site.page(name, **params)`.
+- `static_site`: tests/browser/pages on a free 127.0.0.1 port; `static_site.page(name, **params)`;
+  GET /cart/* there is a fake cart API (`cart_calls` records, `cart_refuses` makes it answer 409).
 - `traffic`: every request `page`'s context makes, with helpers for the snippet's wire traffic.
 - `dead_endpoint` / `silent_endpoint`: a closed port, and a port that accepts and never answers.
 
@@ -104,6 +105,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         parts = urlsplit(self.path)
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if parts.path.startswith("/cart/"):
+            self._cart(parts.path, params)
+            return
         name = parts.path.lstrip("/") or "index.html"
         path = (PAGES / name).resolve()
         if PAGES not in path.parents or not path.is_file():
@@ -118,6 +122,14 @@ class _Handler(BaseHTTPRequestHandler):
             if "csp" in params:
                 headers["Content-Security-Policy"] = csp_header(params.get("widget", ""))
         self._send(200, body, ctype, headers)
+
+    def _cart(self, path: str, params: dict[str, str]) -> None:
+        """The shop's own cart API, as a restore_url template calls it: recorded, and refused (409)
+        when a query value is in `cart_refuses`."""
+        site = self.server.site
+        site.cart_calls.append({"path": path, "query": params, "cookie": self.headers.get("Cookie", "")})
+        refused = any(v in site.cart_refuses for v in params.values())
+        self._send(409 if refused else 200, b'{"ok": false}' if refused else b'{"ok": true}', "application/json")
 
     def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -137,6 +149,10 @@ class StaticSite:
     def __init__(self) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
+        self.server.site = self
+        # /cart/*: a fake cart API (tests of the restore button reset these).
+        self.cart_calls: list[dict] = []
+        self.cart_refuses: set[str] = set()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

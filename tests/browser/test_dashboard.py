@@ -363,3 +363,62 @@ def test_numbers_in_each_language():
     assert (tr.pct(0.0249, 2), en.pct(0.0249, 2)) == ("%2,49", "2.49%")
     assert (tr.money(1234.5), en.money(1234.5)) == ("₺1.234,50", "₺1,234.50")
     assert en.points(0.0071) == "+0.7" and tr.points(-0.0071) == "−0,7"
+
+
+def test_the_holdout_panel_compares_the_groups_the_period_has(page, cartback_server):
+    # The holdout ran, then the merchant switched it off: the period still has a control group.
+    origin = "http://holdout-shop.test"
+    s = add_shop(cartback_server.db_path, [origin], settings={"holdout_share": 0.3}, shop_id=f"hold{os.getpid()}")
+    products = [dict(p, url=origin + p["url"], image=origin + p["image"]) for p in simulate.load_products()]
+    put_products(cartback_server.db_path, s.id, products)
+    simulate.run(cartback_server.url, s.id, s.api_key, days=10, visitors=80, seed=4)
+    r = httpx.patch(f"{cartback_server.url}/v1/shops/{s.id}/settings", json={"holdout_share": 0},
+                    headers={"authorization": f"Bearer {s.api_key}"})
+    assert r.status_code == 200
+    rep = report(cartback_server, s)
+    assert rep["holdout"]["share"] == 0 and rep["holdout"]["control"]["visitors"] > 0
+    assert rep["holdout"]["changed_at"][:10] == today().isoformat()
+
+    sign_in(page, cartback_server, s)
+    panel = page.locator("#holdout")
+    assert panel.locator("[data-holdout-note='now-off']").is_visible()
+    assert today().strftime("%Y") in panel.locator("[data-holdout-note='changed']").inner_text()
+    control = panel.locator("table[data-table='holdout'] tbody tr").first.locator("td").all_inner_texts()
+    assert [number(x) for x in control] == [rep["holdout"]["control"]["visitors"], rep["holdout"]["treatment"]["visitors"]]
+    assert page.locator("[data-metric='verdict'] .card__value").inner_text() != ""
+    assert "switched off for this shop, so there is no control group" not in panel.inner_text()
+
+
+@pytest.mark.parametrize("lang", ["tr", "en"])
+@pytest.mark.parametrize("size", [(1366, 800), (390, 844)], ids=["laptop", "phone"])
+def test_the_dashboard_fits_laptops_and_phones(page, cartback_server, shop, lang, size):
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    sign_in(page, cartback_server, shop, lang=lang)
+    # Nothing spills out of the page sideways; a wide table scrolls inside its own box.
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{'laptop' if size[0] > 500 else 'phone'}-{lang}.png"),
+                    full_page=True)
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1
+        && !e.closest('.table-wrap')).map(e => e.tagName + '.' + e.className).slice(0, 8)""")
+    assert wide == []
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    spilled = page.evaluate("""() => [...document.querySelectorAll('.card [data-shown], input, select, button')]
+        .filter(e => { const r = e.getBoundingClientRect(), p = e.closest('.card, form, .panel') || document.body;
+                       const b = p.getBoundingClientRect(); return r.width > 0 && (r.right > b.right + 1 || r.left < b.left - 1) })
+        .map(e => e.outerHTML.slice(0, 80))""")
+    assert spilled == []
+    # Date fields in the reader's order: Turkish gg.aa.yyyy, never mm/dd/yyyy.
+    shown = page.locator("input[name=to]").input_value()
+    assert shown == (today().strftime("%d.%m.%Y") if lang == "tr" else today().isoformat())
+
+
+def test_turkish_dates_are_typed_day_first(page, cartback_server, shop):
+    sign_in(page, cartback_server, shop, lang="tr")
+    start, stop = today() - dt.timedelta(days=20), today() - dt.timedelta(days=5)
+    page.fill("input[name=from]", start.strftime("%-d.%-m.%Y"))
+    page.fill("input[name=to]", stop.strftime("%d.%m.%Y"))
+    with page.expect_navigation():
+        page.click(".range button[type=submit]")
+    assert page.locator(".toolbar__period").get_attribute("data-period") == f"{start.isoformat()}/{stop.isoformat()}"
+    assert page.locator("input[name=from]").input_value() == start.strftime("%d.%m.%Y")
+    check_cards(page, report(cartback_server, shop, start, stop), decimal=",")

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -165,6 +166,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "holdout_off": "The holdout test is switched off for this shop, so there is no control group to compare "
                        "with. Set holdout_share (for example 0.1) to measure the block's real effect.",
         "holdout_empty": "No visitor has reached an empty cart in this period yet.",
+        "date_placeholder": "yyyy-mm-dd",
+        "holdout_now_off": "The holdout is switched off now, but this period has a control group from before: "
+                           "the comparison below uses it.",
+        "holdout_changed": "The size of the control group changed on {date}: figures before and after that day "
+                           "come from different settings.",
         "control": "Control (no block)",
         "treatment": "Saw the block",
         "hd_visitors": "Visitors",
@@ -296,6 +302,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "holdout_off": "Bu mağazada kontrol grubu testi kapalı, bu yüzden karşılaştırılacak bir grup yok. Bloğun "
                        "gerçek etkisini ölçmek için holdout_share ayarını (örneğin 0.1) açın.",
         "holdout_empty": "Bu dönemde henüz boş sepete ulaşan ziyaretçi yok.",
+        "date_placeholder": "gg.aa.yyyy",
+        "holdout_now_off": "Kontrol grubu testi şu an kapalı, ancak bu dönemde daha önceden bir kontrol grubu var: "
+                           "aşağıdaki karşılaştırma onu kullanır.",
+        "holdout_changed": "Kontrol grubunun büyüklüğü {date} tarihinde değişti: o günden önceki ve sonraki "
+                           "rakamlar farklı ayarlardan gelir.",
         "control": "Kontrol (blok yok)",
         "treatment": "Bloğu gördü",
         "hd_visitors": "Ziyaretçi",
@@ -400,6 +411,10 @@ class Fmt:
 
     def date(self, day: dt.date, fmt: str = "d MMM y") -> str:
         return format_date(day, fmt, locale=self.babel)
+
+    def field_date(self, day: dt.date) -> str:
+        """A date as typed in the period fields: 05.09.2026 in Turkish, 2026-09-05 in English."""
+        return day.strftime("%d.%m.%Y") if self.babel.startswith("tr") else day.isoformat()
 
     def short_date(self, day: dt.date) -> str:
         return format_date(day, "d MMM", locale=self.babel)
@@ -721,11 +736,20 @@ class Period:
         return (self.end - self.start).days + 1
 
 
+_DAY_FIRST = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
+
+
 def _parse_day(value: str | None) -> dt.date | None:
+    """An ISO date (2026-09-05) or one written day first (5.9.2026, 05/09/2026), as Turkish readers do."""
     if not value:
         return None
+    text = value.strip()
     try:
-        day = dt.date.fromisoformat(value.strip()[:10])
+        m = _DAY_FIRST.match(text)
+        if m:
+            day = dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        else:
+            day = dt.date.fromisoformat(text[:10])
     except ValueError:
         return None
     # Outside the report's dates (year 1, 9999: overflowing day arithmetic) counts as unusable.
@@ -910,9 +934,15 @@ def _direction(uplift: dict[str, Any] | None) -> int:
     return 0
 
 
+def _compares(holdout: dict[str, Any] | None) -> bool:
+    """Whether the period has groups to compare: the holdout is on now, or it was during the period
+    (a control group from before the setting was switched off still measures the block)."""
+    return bool(holdout) and (_f(holdout, "share") > 0 or _f(holdout.get("control"), "visitors") > 0)
+
+
 def _verdict(holdout: dict[str, Any] | None) -> tuple[str, str]:
     """(long text key, short text key) in plain words: the purchase rate first, then revenue per visitor."""
-    if not holdout or not _f(holdout, "share"):
+    if not _compares(holdout):
         return "holdout_off", "sig_short_off"
     conversion, revenue = _direction(holdout.get("conversion")), _direction(holdout.get("revenue_per_visitor"))
     if conversion > 0:
@@ -995,7 +1025,11 @@ async def dashboard(request: Request) -> Response:
         holdout = report.get("holdout")
         context["holdout"] = holdout
         context["verdict"], context["verdict_short"] = _verdict(holdout)
-        if holdout and _f(holdout, "share"):
+        context["compares"] = _compares(holdout)
+        changed = (holdout or {}).get("changed_at")
+        if changed and changed[:10] >= period.start.isoformat():
+            context["holdout_changed"] = fmt.date(dt.date.fromisoformat(changed[:10]), "d MMMM y")
+        if context["compares"]:
             uplifts = []
             for key, label, is_money in (("conversion", "uplift_conv", False),
                                          ("revenue_per_visitor", "uplift_rpv", True)):
