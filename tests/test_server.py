@@ -136,7 +136,7 @@ def test_sign_out_ends_the_session_on_the_server(serve):
 @pytest.mark.timeout(120)
 def test_a_full_database_answers_503_and_healthz_says_so(serve):
     server = serve("--max-db-mb", "1", "--rate-limit", "0")
-    shop = add_shop(server.db_path, ["http://shop.test"])
+    shop = add_shop(server.db_path, ["http://shop.test"], settings={"holdout_share": 0})
     with httpx.Client(base_url=server.url, timeout=20) as client:
         first = client.post("/v1/events", json={"shop": shop.id, "events": [
             {"type": "view", "product": {"id": "keep", "name": "Bal", "url": "http://shop.test/keep"}}]}).json()["vid"]
