@@ -260,3 +260,42 @@ def test_random_shop_ids_cannot_reset_a_shop_lockout():
         attempts.fail(f"203.0.113.{i % 300}", f"random{i}", known=False)
     assert attempts.locked_for("192.0.2.1", "target") > 0
     assert len(attempts.fails) <= 400
+
+
+# -- one visitor's reports are not another's cards -----------------------------------------------------
+
+def _cards(api, shop, vid) -> dict[str, str]:
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid})
+    if r.status_code == 204:
+        return {}
+    assert r.status_code == 200, r.text
+    return dict(re_cards.findall(r.text))
+
+
+re_cards = __import__("re").compile(r'data-cartback-product="([^"]+)".*?class="cartback__name">([^<]*)<', __import__("re").S)
+
+
+def test_a_second_visitor_cannot_rewrite_the_first_visitors_card(api, make_shop, seed_catalog):
+    shop = make_shop()
+    seed_catalog(shop, [{"id": "cat1", "name": "Katalog balı", "price": 50.0, "url": "http://shop.test/cat1"}])
+    honest = api.post("/v1/events", json={"shop": shop.id, "events": [
+        {"type": "view", "product": {"id": "x1", "name": "Çiçek balı", "price": 249.9,
+                                     "url": "http://shop.test/x1", "image": "http://shop.test/x1.jpg"}},
+        {"type": "view", "product": {"id": "cat1", "name": "Katalog balı"}}]}).json()["vid"]
+    assert _cards(api, shop, honest) == {"x1": "Çiçek balı", "cat1": "Katalog balı"}
+
+    # Another client reports the same ids with other details (no Origin, no token: curl).
+    attacker = api.post("/v1/events", json={"shop": shop.id, "events": [
+        {"type": "view", "product": {"id": "x1", "name": "FAKE", "price": 0.01, "url": "http://shop.test/phish",
+                                     "image": "http://shop.test/evil.jpg"}},
+        {"type": "view", "product": {"id": "cat1", "name": "FAKE TOO", "price": 0.01}}]}).json()["vid"]
+    block = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": honest}).text
+    assert "FAKE" not in block and "phish" not in block and "evil.jpg" not in block and "0,01" not in block
+    assert _cards(api, shop, honest) == {"x1": "Çiçek balı", "cat1": "Katalog balı"}
+    # The attacker sees their own report of x1; the catalog's word for cat1.
+    assert _cards(api, shop, attacker) == {"x1": "FAKE", "cat1": "Katalog balı"}
+
+    # A third visitor who never reported x1 is never shown it (no "similar" card from a browser's word).
+    third = api.post("/v1/events", json={"shop": shop.id, "events": [
+        {"type": "view", "product": "cat1"}]}).json()["vid"]
+    assert "x1" not in _cards(api, shop, third)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+
+import orjson
 from dataclasses import dataclass
 
 from . import recommend
@@ -58,9 +60,11 @@ RETURNING last_at
 
 # View, add and favourite: one upsert each, whether the visitor's row exists or not.
 _VIEW_ITEM = """
-INSERT INTO visitor_items (shop, vid, product_id, viewed_at, views, last_at) VALUES (?1, ?2, ?3, ?4, 1, ?4)
+INSERT INTO visitor_items (shop, vid, product_id, viewed_at, views, last_at, details)
+VALUES (?1, ?2, ?3, ?4, 1, ?4, ?5)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
-    viewed_at = excluded.viewed_at, views = views + 1, last_at = max(last_at, excluded.last_at)
+    viewed_at = excluded.viewed_at, views = views + 1, last_at = max(last_at, excluded.last_at),
+    details = coalesce(excluded.details, details)
 RETURNING last_at, views
 """
 # The right-hand sides read the row as it was: a product already in the cart adds to its quantity,
@@ -68,15 +72,16 @@ RETURNING last_at, views
 # The line keeps its variant and the price it had when it went in (the catalog's, else the page's):
 # the block puts that variant back and says when the price has fallen since.
 _ADD_ITEM = """
-INSERT INTO visitor_items (shop, vid, product_id, carted_at, in_cart, cart_qty, last_at, cart_variant, cart_price)
+INSERT INTO visitor_items (shop, vid, product_id, carted_at, in_cart, cart_qty, last_at, cart_variant, cart_price,
+                           details)
 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?4, ?6, coalesce(
-    (SELECT price FROM products WHERE shop = ?1 AND id = ?3 AND source = 'catalog'), ?7))
+    (SELECT price FROM products WHERE shop = ?1 AND id = ?3 AND source = 'catalog'), ?7), ?8)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
     carted_at = excluded.carted_at, in_cart = 1,
     cart_qty = CASE WHEN in_cart THEN coalesce(cart_qty, 0) + excluded.cart_qty ELSE excluded.cart_qty END,
     cart_variant = coalesce(excluded.cart_variant, cart_variant),
     cart_price = CASE WHEN in_cart AND cart_price IS NOT NULL THEN cart_price ELSE excluded.cart_price END,
-    last_at = max(last_at, excluded.last_at)
+    last_at = max(last_at, excluded.last_at), details = coalesce(excluded.details, details)
 RETURNING last_at, cart_qty
 """
 # A whole cart's line: one that was already in the cart keeps its moment and price.
@@ -91,9 +96,10 @@ WHERE shop = ?1 AND vid = ?2 AND product_id = ?3
 # A favourite keeps the moment it was first made (until unfavourited): fav_at = this event's time
 # says it is new.
 _FAV_ITEM = """
-INSERT INTO visitor_items (shop, vid, product_id, fav_at, last_at) VALUES (?1, ?2, ?3, ?4, ?4)
+INSERT INTO visitor_items (shop, vid, product_id, fav_at, last_at, details) VALUES (?1, ?2, ?3, ?4, ?4, ?5)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
-    fav_at = coalesce(fav_at, excluded.fav_at), last_at = max(last_at, excluded.last_at)
+    fav_at = coalesce(fav_at, excluded.fav_at), last_at = max(last_at, excluded.last_at),
+    details = coalesce(excluded.details, details)
 RETURNING last_at, fav_at
 """
 
@@ -237,8 +243,18 @@ def _touch(conn, sql: str, params: tuple) -> tuple:
     return row
 
 
+def _own(p: Product | None) -> str | None:
+    """The details this visitor's browser reported, for this visitor's own cards (products.own_details)."""
+    if p is None or (p.name is None and p.price is None and p.url is None and p.image is None
+                     and p.category is None and p.in_stock is None):
+        return None
+    fields = {"name": p.name, "price": p.price, "currency": p.currency, "url": p.url, "image": p.image,
+              "category": p.category, "in_stock": p.in_stock}
+    return orjson.dumps({k: v for k, v in fields.items() if v is not None}).decode()
+
+
 def _view(conn, shop, vid, e: Event, ts):
-    _, views = _touch(conn, _VIEW_ITEM, (shop, vid, e.product_id, ts))
+    _, views = _touch(conn, _VIEW_ITEM, (shop, vid, e.product_id, ts, _own(e.product)))
     recommend.learn(conn, shop, vid, e.product_id, "view", ts, views)
 
 
@@ -246,7 +262,8 @@ def _add(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
     qty = e.qty or 1
     p = e.product
-    _, cart_qty = _touch(conn, _ADD_ITEM, (shop, vid, e.product_id, ts, qty, p and p.variant, p and p.price))
+    _, cart_qty = _touch(conn, _ADD_ITEM, (shop, vid, e.product_id, ts, qty, p and p.variant, p and p.price,
+                                           _own(p)))
     # As with views and whole carts: one more of what is already in the cart teaches nothing new.
     if cart_qty == qty:
         recommend.learn(conn, shop, vid, e.product_id, "add", ts)
@@ -287,7 +304,7 @@ def empty_cart(conn: sqlite3.Connection, shop: str, vid: str, now: float) -> Non
 
 def _favorite(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
-    _, fav_at = _touch(conn, _FAV_ITEM, (shop, vid, e.product_id, ts))
+    _, fav_at = _touch(conn, _FAV_ITEM, (shop, vid, e.product_id, ts, _own(e.product)))
     if fav_at == ts:
         recommend.learn(conn, shop, vid, e.product_id, "favorite", ts)
 

@@ -365,10 +365,12 @@ def touch(conn: Any, shop: str, vid: str, product_id: str, last_at: float) -> No
 
 # The same "worth showing" rule as block.showable, so out-of-stock or nameless products do not
 # take the places of showable ones.
-_SHOWABLE = "p.in_stock = 1 AND p.name IS NOT NULL AND p.name != '' AND p.url IS NOT NULL AND p.url != ''"
+# Catalog products only: browser-reported details are for the reporting visitor's own cards (issue 12).
+_SHOWABLE = ("p.in_stock = 1 AND p.name IS NOT NULL AND p.name != '' AND p.url IS NOT NULL AND p.url != '' "
+             "AND p.source = 'catalog'")
 
 
-_DETAILS = "p.id, p.name, p.price, p.currency, p.url, p.image, p.category, p.in_stock, p.restocked_at"
+_DETAILS = "p.id, p.name, p.price, p.currency, p.url, p.image, p.category, p.in_stock, p.restocked_at, p.source"
 
 
 def _categories_sql(n: int) -> str:
@@ -393,7 +395,8 @@ def _fills_sql(n_categories: int, popular: bool) -> str:
 
 def _showable(product: dict[str, Any] | None) -> bool:
     # The same rule as block.showable and _SHOWABLE.
-    return bool(product and product["name"] and product["url"] and product["in_stock"] == 1)
+    return bool(product and product["name"] and product["url"] and product["in_stock"] == 1
+                and product.get("source") == "catalog")
 
 
 def _weights(history: Sequence[tuple[str, float, str]]) -> dict[str, float]:
