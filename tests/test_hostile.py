@@ -299,3 +299,44 @@ def test_a_second_visitor_cannot_rewrite_the_first_visitors_card(api, make_shop,
     third = api.post("/v1/events", json={"shop": shop.id, "events": [
         {"type": "view", "product": "cat1"}]}).json()["vid"]
     assert "x1" not in _cards(api, shop, third)
+
+
+# -- caps ----------------------------------------------------------------------------------------------
+
+def test_invented_products_and_visitors_are_capped_oldest_first(tmp_path):
+    server = ServerProcess(tmp_path / "caps.db", "--rate-limit", "0", "--max-browser-products", "100",
+                           "--max-visitors", "60").start()
+    try:
+        shop = add_shop(server.db_path, ["http://shop.test"], settings={"holdout_share": 0})
+        with httpx.Client(base_url=server.url, timeout=20) as client:
+            keeper = client.post("/v1/events", json={"shop": shop.id, "events": [
+                {"type": "view", "product": {"id": "first", "name": "İlk", "url": "http://shop.test/first"}}]}
+            ).json()["vid"]
+            vid = None
+            for batch in range(10):  # 1,000 invented products from one visitor
+                body = {"shop": shop.id, "events": [
+                    {"type": "view", "product": {"id": f"fake{batch}-{i}", "name": f"Sahte {i}", "price": 1}}
+                    for i in range(100)]}
+                if vid:
+                    body["vid"] = vid
+                r = client.post("/v1/events", json=body)
+                assert r.status_code == 200 and r.json()["accepted"] == 100
+                vid = r.json()["vid"]
+            for _ in range(150):  # 150 visitors without a token
+                assert client.post("/v1/events", json={"shop": shop.id, "events": [
+                    {"type": "view", "product": "fake9-99"}]}).status_code == 200
+            report = client.get(f"/v1/shops/{shop.id}/report", headers={"authorization": f"Bearer {shop.api_key}"})
+        with sqlite3.connect(server.db_path) as conn:
+            products = conn.execute("SELECT count(*) FROM products WHERE shop = ? AND source = 'browser'",
+                                    (shop.id,)).fetchone()[0]
+            newest = conn.execute("SELECT count(*) FROM products WHERE shop = ? AND id LIKE 'fake9-%'",
+                                  (shop.id,)).fetchone()[0]
+            visitors = conn.execute("SELECT count(*) FROM visitors WHERE shop = ?", (shop.id,)).fetchone()[0]
+            kept = conn.execute("SELECT count(*) FROM visitors WHERE shop = ? AND vid = ?",
+                                (shop.id, keeper.split(".")[0])).fetchone()[0]
+        assert products <= 100 + 5 and newest == 100  # the oldest went, the newest stayed
+        assert visitors <= 60 + 3 and kept == 0
+        notes = " ".join(report.json()["notes"])
+        assert "cap of 100 browser-reported products" in notes and "cap of 60 visitors" in notes, notes
+    finally:
+        server.stop()

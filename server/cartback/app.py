@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import caps
 from .config import Settings
 from .db import Database
 from .endpoints import assets, catalog, dashboard, empty_cart, events, health, shops
@@ -181,6 +182,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                       ("GET", "/snippet.js"): assets.snippet, ("HEAD", "/snippet.js"): assets.snippet}
     state = app.state
     state.settings = settings
+    caps.limits.max_browser_products = settings.max_browser_products
+    caps.limits.max_visitors = settings.max_visitors
     state.snippet = Snippet.load(settings.snippet_path)
     state.snippet_responses = assets.snippet_responses(state.snippet)
     state.adapters = assets.adapter_responses(load_adapters(settings.snippet_path.parent))

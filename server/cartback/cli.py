@@ -38,7 +38,8 @@ def _serve(args: argparse.Namespace) -> int:
                         count_bots=args.count_bots, rate_limit_per_minute=args.rate_limit,
                         address_limit_per_minute=args.address_limit,
                         key_failures_per_minute=args.key_failure_limit, max_db_mb=args.max_db_mb,
-                        body_timeout=args.body_timeout)
+                        body_timeout=args.body_timeout, max_browser_products=args.max_browser_products,
+                        max_visitors=args.max_visitors)
     print(f"Cartback on http://{args.host}:{args.port}  (database {args.db})", flush=True)
     run(create_app(settings), args.host, args.port, args.log_level, args.trusted_proxy, args.max_connections,
         args.header_timeout)
@@ -145,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds a request's headers may take to arrive (slow clients); default %(default)s")
     serve.add_argument("--body-timeout", type=float, default=15.0,
                        help="seconds a request's body may take to arrive; default %(default)s")
+    serve.add_argument("--max-browser-products", type=int, default=50_000,
+                       help="per shop: products outside the catalog that browsers may create; the least "
+                            "recently reported are evicted past it (default %(default)s; 0 = no cap)")
+    serve.add_argument("--max-visitors", type=int, default=2_000_000,
+                       help="per shop: visitors kept; the least recently seen are evicted past it "
+                            "(default %(default)s; 0 = no cap)")
     serve.add_argument("--max-db-mb", type=float,
                        help="cap the database file at this many MiB; past it writes answer 503 (default: no cap)")
     serve.add_argument("--log-level", default="warning")

@@ -40,6 +40,9 @@ class Settings:
     key_failures_per_minute: int = 20
     # The database file's size cap in MiB (SQLite's max_page_count, 4 KiB pages); None = the disk's.
     max_db_mb: float | None = None
+    # Per shop: browser-reported products outside the catalog, and visitors (server/cartback/caps.py).
+    max_browser_products: int = 50_000
+    max_visitors: int = 2_000_000
     # Seconds a request body may take to arrive whole (http.receive_body).
     body_timeout: float = 15.0
     # Count events from self-declared bots and headless browsers (the project's own browser tests).

@@ -24,7 +24,7 @@ import sqlite3
 import orjson
 from dataclasses import dataclass
 
-from . import recommend
+from . import caps, recommend
 from .db import on_rollback
 from .products import products_of
 from .validation import Event, Product
@@ -151,6 +151,10 @@ class _Memo:
         self.last_seen.pop((shop, vid), None)
         self.eligible.pop((shop, vid), None)
 
+    def forget_products(self, shop: str, ids: list[str]) -> None:
+        for pid in ids:
+            self.products.pop((shop, pid), None)
+
     def clear(self) -> None:
         self.last_seen.clear()
         self.products.clear()
@@ -175,8 +179,9 @@ class Applied:
 
 
 def ensure_visitor(conn: sqlite3.Connection, shop: str, vid: str, now: float) -> None:
-    conn.execute("INSERT OR IGNORE INTO visitors (shop, vid, first_seen, last_seen) VALUES (?, ?, ?, ?)",
-                 (shop, vid, now, now))
+    if conn.execute("INSERT OR IGNORE INTO visitors (shop, vid, first_seen, last_seen) VALUES (?, ?, ?, ?)",
+                    (shop, vid, now, now)).rowcount:
+        caps.visitor_created(conn, shop)
 
 
 def apply_events(conn: sqlite3.Connection, shop: str, vid: str, events: list[Event], now: float,
@@ -226,6 +231,7 @@ def _save_product(conn: sqlite3.Connection, shop: str, p: Product, ts: float) ->
                                                  p.category, in_stock, ts, in_stock))  # ?11: in_stock again
     if cur.rowcount > 0:
         products_of(conn).invalidate(shop, [p.id])
+        caps.product_reported(conn, shop)
         return True
     return False
 

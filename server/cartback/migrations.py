@@ -174,6 +174,9 @@ STEPS: list[str] = [
     # must not be able to rewrite another's cards (issue 12).
     """
     ALTER TABLE visitor_items ADD COLUMN details TEXT;
+    -- The per-shop caps evict the oldest first (server/cartback/caps.py).
+    CREATE INDEX products_browser_by_age ON products (shop, updated_at) WHERE source = 'browser';
+    CREATE INDEX visitors_by_last_seen ON visitors (shop, last_seen);
     """,
 ]
 

@@ -334,6 +334,19 @@ class Model:
             for shop, pid, w in popularity:
                 self._popularity[(shop, pid)] += w
 
+    def forget_products(self, shop: str, ids: list[str]) -> None:
+        """Products deleted from the file (server/cartback/caps.py): their lists and votes go too."""
+        with self._lock:
+            lists = self._lists.get(shop)
+            dirty = self._dirty.get(shop)
+            for pid in ids:
+                if lists is not None:
+                    lists.pop(pid, None)
+                if dirty is not None:
+                    dirty.discard(pid)
+                self._votes.pop((shop, pid), None)
+                self._popularity.pop((shop, pid), None)
+
     def forget(self) -> None:
         """Drop everything held in memory (tests; a restore of the database file)."""
         with self._lock:

@@ -640,6 +640,9 @@ def build_report(conn: sqlite3.Connection, shop: Shop, start: date, end: date) -
             f"{day_text(first)} to {day_text(last)} come from daily counts (raw events older than the "
             f"retention period are deleted): visitor counts there are sums of daily counts, so a visitor "
             f"active on several of those days counts once per day")
+    from .caps import notes as cap_notes
+
+    notes += cap_notes(conn, shop.id)
     if fig.outliers:
         notes.append(
             f"{fig.outliers} browser-reported order(s) sent a total more than {OUTLIER_FACTOR:g} times what their "
