@@ -340,3 +340,21 @@ def test_invented_products_and_visitors_are_capped_oldest_first(tmp_path):
         assert "cap of 100 browser-reported products" in notes and "cap of 60 visitors" in notes, notes
     finally:
         server.stop()
+
+
+def test_a_surrogate_in_an_xml_or_csv_feed_is_refused_by_name(api, make_shop):
+    shop = make_shop()
+    auth = {"authorization": f"Bearer {shop.api_key}"}
+    xml = (b'<?xml version="1.0"?><rss xmlns:g="http://base.google.com/ns/1.0"><channel>'
+           b'<item><g:id>x1</g:id><g:title>Bal &#xD800;</g:title><g:price>10 TRY</g:price></item>'
+           b'</channel></rss>')
+    r = api.put(f"/v1/shops/{shop.id}/catalog?format=xml", content=xml, headers=auth)
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["error"]["field"]
+    else:
+        assert r.json()["created"] == 0
+    csv = b"id,title,price\nc1,Bal,10\nc2,Bal \xed\xa0\x80,10\n"  # a surrogate as (invalid) UTF-8 bytes
+    r = api.put(f"/v1/shops/{shop.id}/catalog?format=csv", content=csv, headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == 1 and r.json()["rejections"][0]["line"] == 3
