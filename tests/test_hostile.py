@@ -228,6 +228,8 @@ def test_limits_per_address_hold_without_a_token(limited_server):
         assert r.status_code == 429 and r.json()["error"]["field"] == "client"
         r = client.post("/v1/events", json={"shop": shop.id, "events": []})
         assert r.status_code == 429 and r.json()["error"]["field"] == "client"
+        r = client.get("/v1/config", params={"shop": shop.id})
+        assert r.status_code == 429 and r.json()["error"]["field"] == "client"
 
 
 def test_wrong_api_keys_are_limited_per_address(limited_server):

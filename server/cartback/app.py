@@ -22,7 +22,7 @@ from .endpoints import assets, catalog, dashboard, empty_cart, events, health, s
 from .endpoints import report as report_endpoints
 from .endpoints import visitors as visitor_endpoints
 from .errors import ApiError, api_error_handler
-from .http import AddressLimiter, RateLimiter
+from .http import AddressLimiter, RateLimiter, client_address
 from .privacy import retention_loop
 from .render import Renderer
 from .renders import RenderLog
@@ -85,6 +85,12 @@ class HotRoutes:
             root = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root):]
+            if path == "/v1/config":
+                # Public and uncached by curl: counted per address like the other browser calls.
+                try:
+                    scope["app"].state.address_limiter.check(client_address(scope))
+                except ApiError as exc:
+                    return await exc.to_response()(scope, receive, send)
             handler = self.routes.get((scope["method"], path))
             if handler is not None:
                 try:
