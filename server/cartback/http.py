@@ -40,11 +40,56 @@ BODY_TIMEOUT = 15.0
 async def receive_body(headers: Mapping[str, str], receive: Receive, limit: int,
                        timeout: float = BODY_TIMEOUT) -> bytes:
     """`read_body` for raw ASGI handlers: `headers` maps lowercase names to values."""
+    task = asyncio.current_task()
+    if task is None:  # pragma: no cover - always inside a task under an ASGI server
+        return await _receive_body(headers, receive, limit)
+    _deadlines.watch(task, time.monotonic() + timeout)
     try:
-        async with asyncio.timeout(timeout):
-            return await _receive_body(headers, receive, limit)
-    except TimeoutError:
-        raise ApiError(408, "body_timeout", f"body: not received within {timeout:g} s", "body") from None
+        return await _receive_body(headers, receive, limit)
+    except asyncio.CancelledError:
+        if _deadlines.expired(task):
+            task.uncancel()
+            raise ApiError(408, "body_timeout", f"body: not received within {timeout:g} s", "body") from None
+        raise
+    finally:
+        _deadlines.done(task)
+
+
+class _Deadlines:
+    """Body-read deadlines, checked by one sweeper task twice a second: a dict entry per request
+    instead of a timer (asyncio.timeout and call_later measured 7-10 µs a call; this ~0.3)."""
+
+    SWEEP = 0.5
+
+    def __init__(self) -> None:
+        self._waiting: dict[asyncio.Task, float] = {}
+        self._expired: set[asyncio.Task] = set()
+        self._sweeper: asyncio.Task | None = None
+
+    def watch(self, task: asyncio.Task, deadline: float) -> None:
+        self._waiting[task] = deadline
+        sweeper = self._sweeper
+        if sweeper is None or sweeper.done() or sweeper.get_loop() is not task.get_loop():
+            self._sweeper = task.get_loop().create_task(self._sweep())
+
+    def done(self, task: asyncio.Task) -> None:
+        self._waiting.pop(task, None)
+        self._expired.discard(task)
+
+    def expired(self, task: asyncio.Task) -> bool:
+        return task in self._expired
+
+    async def _sweep(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(self.SWEEP)
+            now = time.monotonic()
+            for task, deadline in list(self._waiting.items()):
+                if deadline <= now and self._waiting.pop(task, None) is not None:
+                    self._expired.add(task)
+                    task.cancel()
+
+
+_deadlines = _Deadlines()
 
 
 async def _receive_body(headers: Mapping[str, str], receive: Receive, limit: int) -> bytes:
