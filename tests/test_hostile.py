@@ -360,3 +360,23 @@ def test_a_surrogate_in_an_xml_or_csv_feed_is_refused_by_name(api, make_shop):
     r = api.put(f"/v1/shops/{shop.id}/catalog?format=csv", content=csv, headers=auth)
     assert r.status_code == 200, r.text
     assert r.json()["created"] == 1 and r.json()["rejections"][0]["line"] == 3
+
+
+def test_one_visitor_keeps_only_its_newest_products(tmp_path):
+    server = ServerProcess(tmp_path / "items.db", "--rate-limit", "0", "--max-visitor-items", "150").start()
+    try:
+        shop = add_shop(server.db_path, ["http://shop.test"], settings={"holdout_share": 0})
+        vid = None
+        with httpx.Client(base_url=server.url, timeout=20) as client:
+            for batch in range(10):
+                body = {"shop": shop.id, "events": [{"type": "view", "product": f"v{batch}-{i}"} for i in range(100)]}
+                if vid:
+                    body["vid"] = vid
+                vid = client.post("/v1/events", json=body).json()["vid"]
+        with sqlite3.connect(server.db_path) as conn:
+            kept = [r[0] for r in conn.execute("SELECT product_id FROM visitor_items WHERE shop = ? AND vid = ?",
+                                               (shop.id, vid.split(".")[0]))]
+        assert 150 <= len(kept) < 150 + 100, len(kept)  # checked every 100 new products
+        assert {f"v9-{i}" for i in range(100)} <= set(kept)
+    finally:
+        server.stop()

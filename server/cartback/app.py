@@ -190,6 +190,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state.settings = settings
     caps.limits.max_browser_products = settings.max_browser_products
     caps.limits.max_visitors = settings.max_visitors
+    caps.limits.max_items_per_visitor = settings.max_visitor_items
     state.snippet = Snippet.load(settings.snippet_path)
     state.snippet_responses = assets.snippet_responses(state.snippet)
     state.adapters = assets.adapter_responses(load_adapters(settings.snippet_path.parent))

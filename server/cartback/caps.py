@@ -21,13 +21,19 @@ from dataclasses import dataclass, field
 
 DEFAULT_BROWSER_PRODUCTS = 50_000
 DEFAULT_VISITORS = 2_000_000
+# Per visitor: products remembered (visitor_items rows). The block reads the newest 200; a visitor
+# who views a million invented ids keeps the newest of them only. Checked every ITEM_CHECK new ones.
+MAX_ITEMS_PER_VISITOR = 1_000
+ITEM_CHECK = 100
 
 
 @dataclass
 class Caps:
     max_browser_products: int = DEFAULT_BROWSER_PRODUCTS
     max_visitors: int = DEFAULT_VISITORS
+    max_items_per_visitor: int = MAX_ITEMS_PER_VISITOR
     _since_check: dict[tuple[str, str], int] = field(default_factory=dict)
+    _new_items: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def check_every(self, cap: int) -> int:
         return max(1, min(1000, cap // 20))
@@ -81,6 +87,32 @@ def product_reported(conn: sqlite3.Connection, shop: str) -> None:
     products_of(conn).invalidate(shop, ids)
     ingest.memo.forget_products(shop, ids)
     _record(conn, "products", shop, cap, len(ids))
+
+
+def item_created(conn: sqlite3.Connection, shop: str, vid: str) -> None:
+    """The visitor's first view of a product (a new visitor_items row, or a first view)."""
+    cap = limits.max_items_per_visitor
+    if cap <= 0:
+        return
+    counts = limits._new_items
+    key = (shop, vid)
+    n = counts.get(key, 0) + 1
+    if n < ITEM_CHECK:
+        if len(counts) >= 100_000:
+            counts.clear()  # a miss only delays a check
+        counts[key] = n
+        return
+    counts.pop(key, None)
+    rows = conn.execute("SELECT product_id FROM visitor_items WHERE shop = ? AND vid = ? "
+                        "ORDER BY last_at DESC LIMIT -1 OFFSET ?", (shop, vid, cap)).fetchall()
+    for start in range(0, len(rows), 500):
+        chunk = [r[0] for r in rows[start:start + 500]]
+        conn.execute(f"DELETE FROM visitor_items WHERE shop = ? AND vid = ? AND product_id IN "
+                     f"({','.join('?' * len(chunk))})", (shop, vid, *chunk))
+    if rows:
+        from . import recommend
+
+        recommend.model_of(conn).forget_visitor(shop, vid)  # its recent products are read again
 
 
 def visitor_created(conn: sqlite3.Connection, shop: str) -> None:

@@ -39,7 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
                         address_limit_per_minute=args.address_limit,
                         key_failures_per_minute=args.key_failure_limit, max_db_mb=args.max_db_mb,
                         body_timeout=args.body_timeout, max_browser_products=args.max_browser_products,
-                        max_visitors=args.max_visitors)
+                        max_visitors=args.max_visitors, max_visitor_items=args.max_visitor_items)
     print(f"Cartback on http://{args.host}:{args.port}  (database {args.db})", flush=True)
     run(create_app(settings), args.host, args.port, args.log_level, args.trusted_proxy, args.max_connections,
         args.header_timeout)
@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-visitors", type=int, default=2_000_000,
                        help="per shop: visitors kept; the least recently seen are evicted past it "
                             "(default %(default)s; 0 = no cap)")
+    serve.add_argument("--max-visitor-items", type=int, default=1_000,
+                       help="per visitor: products remembered; the least recent are dropped past it "
+                            "(default %(default)s; the block reads the newest 200)")
     serve.add_argument("--max-db-mb", type=float,
                        help="cap the database file at this many MiB; past it writes answer 503 (default: no cap)")
     serve.add_argument("--log-level", default="warning")

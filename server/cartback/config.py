@@ -43,6 +43,7 @@ class Settings:
     # Per shop: browser-reported products outside the catalog, and visitors (server/cartback/caps.py).
     max_browser_products: int = 50_000
     max_visitors: int = 2_000_000
+    max_visitor_items: int = 1_000
     # Seconds a request body may take to arrive whole (http.receive_body).
     body_timeout: float = 15.0
     # Count events from self-declared bots and headless browsers (the project's own browser tests).

@@ -261,6 +261,8 @@ def _own(p: Product | None) -> str | None:
 
 def _view(conn, shop, vid, e: Event, ts):
     _, views = _touch(conn, _VIEW_ITEM, (shop, vid, e.product_id, ts, _own(e.product)))
+    if views == 1:
+        caps.item_created(conn, shop, vid)
     recommend.learn(conn, shop, vid, e.product_id, "view", ts, views)
 
 
