@@ -380,3 +380,69 @@ def test_one_visitor_keeps_only_its_newest_products(tmp_path):
         assert {f"v9-{i}" for i in range(100)} <= set(kept)
     finally:
         server.stop()
+
+
+# -- the shop's own page confirms -----------------------------------------------------------------------
+
+@pytest.fixture
+def shop_site():
+    """The shop's own pages on 127.0.0.1: /p/x1 describes x1 in JSON-LD; /p/big does too, after 2 MB."""
+    import http.server
+
+    ld = json.dumps({"@context": "https://schema.org", "@type": "Product", "sku": "{sku}", "name": "Kestane balı",
+                     "image": "/img/{sku}.jpg", "offers": {"@type": "Offer", "price": "310.00",
+                                                           "priceCurrency": "TRY",
+                                                           "availability": "https://schema.org/InStock"}})
+
+    class Pages(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            sku = self.path.rsplit("/", 1)[-1]
+            filler = b" " * (2 * 1024 * 1024) if sku == "big" else b""
+            body = (b"<html><head>" + filler + b'<script type="application/ld+json">'
+                    + ld.replace("{sku}", sku).encode() + b"</script></head><body></body></html>")
+            self.send_response(200 if self.path.startswith("/p/") else 404)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{site.server_address[1]}"
+    site.shutdown()
+
+
+def test_the_shops_own_page_confirms_a_product_for_everyone(tmp_path, shop_site):
+    server = ServerProcess(tmp_path / "pages.db", "--rate-limit", "0", "--confirm-pages").start()
+    try:
+        shop = add_shop(server.db_path, [shop_site], settings={"holdout_share": 0})
+        with httpx.Client(base_url=server.url, timeout=20) as client:
+            def view(pid: str, name: str, vid: str | None = None) -> str:
+                body = {"shop": shop.id, "events": [{"type": "view", "product": {
+                    "id": pid, "name": name, "price": 0.01, "url": f"{shop_site}/p/{pid}"}}]}
+                if vid:
+                    body["vid"] = vid
+                return client.post("/v1/events", json=body).json()["vid"]
+
+            first = view("x1", "Bir şey")
+            view("big", "Büyük")
+            view("x2", "Başka")  # the page describes x2 as sku x2 too: confirmed; then checked below
+            deadline = time.monotonic() + 10
+            sources: dict = {}
+            while time.monotonic() < deadline:
+                with sqlite3.connect(server.db_path) as conn:
+                    sources = dict(conn.execute("SELECT id, source FROM products WHERE shop = ?", (shop.id,)))
+                if sources.get("x1") == "page" and sources.get("x2") == "page":
+                    break
+                time.sleep(0.2)
+            assert sources.get("x1") == "page" and sources.get("big") == "browser", sources
+            attacker = view("x1", "FAKE")
+            for vid in (first, attacker):  # the page's word, for the reporter and anyone else
+                block = client.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}).text
+                assert "Kestane balı" in block and "FAKE" not in block and "Bir şey" not in block
+                assert "310" in block and f"{shop_site}/img/x1.jpg" in block
+    finally:
+        server.stop()

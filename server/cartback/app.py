@@ -152,6 +152,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         state.db = db
         state.render_log = RenderLog(db)
         state.tokens = VisitorTokens(secret, settings.token_max_age_days * 86400)
+        state.confirmer = None
+        if settings.confirm_pages:
+            from .confirm import PageConfirmer
+
+            state.confirmer = PageConfirmer(db, state.shops)
+            state.confirmer.start()
         # Raw events past each shop's retention period: rolled into daily counts, then deleted, daily.
         retention = asyncio.ensure_future(retention_loop(db))
         try:
@@ -159,6 +165,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             retention.cancel()
             await asyncio.gather(retention, return_exceptions=True)
+            if state.confirmer is not None:
+                await state.confirmer.close()
             await state.render_log.close()
             await db.close()
 

@@ -39,7 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
                         address_limit_per_minute=args.address_limit,
                         key_failures_per_minute=args.key_failure_limit, max_db_mb=args.max_db_mb,
                         body_timeout=args.body_timeout, max_browser_products=args.max_browser_products,
-                        max_visitors=args.max_visitors, max_visitor_items=args.max_visitor_items)
+                        max_visitors=args.max_visitors, max_visitor_items=args.max_visitor_items,
+                        confirm_pages=args.confirm_pages)
     print(f"Cartback on http://{args.host}:{args.port}  (database {args.db})", flush=True)
     run(create_app(settings), args.host, args.port, args.log_level, args.trusted_proxy, args.max_connections,
         args.header_timeout)
@@ -155,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-visitor-items", type=int, default=1_000,
                        help="per visitor: products remembered; the least recent are dropped past it "
                             "(default %(default)s; the block reads the newest 200)")
+    serve.add_argument("--confirm-pages", action="store_true",
+                       help="fetch the shop's own page of a product a browser reports (outside the catalog) and "
+                            "show its JSON-LD details to every visitor; without it they stay the reporter's")
     serve.add_argument("--max-db-mb", type=float,
                        help="cap the database file at this many MiB; past it writes answer 503 (default: no cap)")
     serve.add_argument("--log-level", default="warning")

@@ -44,6 +44,8 @@ class Settings:
     max_browser_products: int = 50_000
     max_visitors: int = 2_000_000
     max_visitor_items: int = 1_000
+    # Read the shop's product pages to confirm what browsers report (server/cartback/confirm.py).
+    confirm_pages: bool = False
     # Seconds a request body may take to arrive whole (http.receive_body).
     body_timeout: float = 15.0
     # Count events from self-declared bots and headless browsers (the project's own browser tests).

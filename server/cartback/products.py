@@ -37,6 +37,10 @@ def product_dict(row: Sequence[Any]) -> dict[str, Any]:
             "category": category, "in_stock": in_stock, "restocked_at": restocked_at, "source": source}
 
 
+# Sources whose details every visitor may see: the merchant's catalog, and the shop's own product
+# page read by the server (confirm.py); `browser` rows are only ever one client's word.
+CONFIRMED = ("catalog", "page")
+
 _OWN_FIELDS = ("name", "price", "currency", "url", "image", "category")
 
 

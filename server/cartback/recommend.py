@@ -46,7 +46,7 @@ from collections import defaultdict
 from operator import itemgetter
 from typing import Any, Iterator, Sequence
 
-from .products import product_dict, products_of
+from .products import CONFIRMED, product_dict, products_of
 
 SIGNAL_WEIGHTS = {"view": 1.0, "favorite": 2.0, "add": 3.0, "purchase": 4.0}
 WINDOW = 5              # the visitor's recent products an event is paired with
@@ -396,7 +396,7 @@ def touch(conn: Any, shop: str, vid: str, product_id: str, last_at: float) -> No
 # take the places of showable ones.
 # Catalog products only: browser-reported details are for the reporting visitor's own cards (issue 12).
 _SHOWABLE = ("p.in_stock = 1 AND p.name IS NOT NULL AND p.name != '' AND p.url IS NOT NULL AND p.url != '' "
-             "AND p.source = 'catalog'")
+             "AND p.source IN ('catalog', 'page')")
 
 
 _DETAILS = "p.id, p.name, p.price, p.currency, p.url, p.image, p.category, p.in_stock, p.restocked_at, p.source"
@@ -425,7 +425,7 @@ def _fills_sql(n_categories: int, popular: bool) -> str:
 def _showable(product: dict[str, Any] | None) -> bool:
     # The same rule as block.showable and _SHOWABLE.
     return bool(product and product["name"] and product["url"] and product["in_stock"] == 1
-                and product.get("source") == "catalog")
+                and product.get("source") in CONFIRMED)
 
 
 def _weights(history: Sequence[tuple[str, float, str]]) -> dict[str, float]:

@@ -208,7 +208,7 @@ class Prices:
             for pid in chunk:
                 price, source = found.get(pid, (None, None))
                 self.known[pid] = price
-                if source == "catalog" and price is not None:
+                if source in ("catalog", "page") and price is not None:  # the shop's own word
                     self.catalog[pid] = price
 
     def line(self, item: dict, trusted: bool = False) -> float:

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from . import recommend
 from .block import HistoryItem, Section, build_sections
-from .products import own_details, products_of
+from .products import CONFIRMED, own_details, products_of
 
 # The most recent rows of one visitor are plenty for four sections of at most eight cards.
 HISTORY_LIMIT = 200
@@ -53,8 +53,9 @@ def load_history(conn: sqlite3.Connection, shop: str, vid: str) -> list[HistoryI
     items = []
     for r in rows:
         product = get(r[0])
-        if product is None or product["source"] != "catalog":
-            # Not in the catalog: what this visitor's own browser reported, never another's.
+        if product is None or product["source"] not in CONFIRMED:
+            # Not in the catalog nor on the shop's page: what this visitor's own browser reported,
+            # never another's.
             product = own_details(r[0], r[11])
         items.append(new(HistoryItem, (*r[:8], product, *r[8:11])))
     return items

@@ -59,6 +59,11 @@ class PostEvents:
             applied = await state.db.write(apply_events, shop.id, vid, batch.events, time.time(), new_visitor,
                                            trusted)
             body["accepted"] = applied.accepted
+            confirmer = state.confirmer
+            if confirmer is not None:
+                for event in batch.events:
+                    if event.product is not None and event.product.url is not None:
+                        confirmer.reported(shop.id, event.product.id, event.product.url)
             if applied.duplicates:
                 body["duplicates"] = applied.duplicates
         await send_json(send, body, cors)
