@@ -123,7 +123,8 @@ def purchase(order_id, ts, items, total=None):
 
 
 def scope(rendered=0, impressions=0, reached=0, clicks=0, clicked=0, orders=0, purchased=0, revenue=0.0,
-          order_revenue=0.0) -> dict:
+          order_revenue=0.0, confirmed=True) -> dict:
+    # The scripted period posts its purchases with the shop's key, as a back end does: confirmed.
     return {
         "rendered": rendered, "impressions": impressions, "visitors_reached": reached,
         "clicks": clicks, "visitors_clicked": clicked,
@@ -132,6 +133,8 @@ def scope(rendered=0, impressions=0, reached=0, clicks=0, clicked=0, orders=0, p
         "attributed_orders": orders, "visitors_purchased": purchased,
         "click_to_purchase": purchased / clicked if clicked else 0.0,
         "attributed_revenue": revenue, "attributed_order_revenue": order_revenue,
+        "attributed_orders_confirmed": orders if confirmed else 0,
+        "attributed_revenue_confirmed": revenue if confirmed else 0.0,
     }
 
 
@@ -263,7 +266,8 @@ def test_a_period_counts_what_happened_in_it_with_clicks_from_before(scripted):
     # From D+2: no block activity, but O3 (clicked on D) and O5 (clicked on D) are attributed.
     later = cb.report(d + timedelta(days=2), d + timedelta(days=10))
     assert_scope(later["block"], scope(orders=2, purchased=2, revenue=200.0, order_revenue=500.0))
-    assert later["totals"] == {"orders": 3, "revenue": 550.0, "block_revenue_share": pytest.approx(200 / 550)}
+    assert later["totals"] == {"orders": 3, "revenue": 550.0, "block_revenue_share": pytest.approx(200 / 550),
+                               "orders_confirmed": 3, "revenue_confirmed": 550.0}
     assert later["holdout"]["treatment"]["visitors"] == 0  # all were first eligible on D
     # D+1 alone: V1's second impression of the same block is not a new impression.
     next_day = cb.report(d + timedelta(days=1), d + timedelta(days=1))

@@ -10,18 +10,19 @@ from typing import Any, AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import caps
 from .config import Settings
 from .db import Database
-from .endpoints import assets, catalog, dashboard, empty_cart, events, shops
+from .endpoints import assets, catalog, dashboard, empty_cart, events, health, shops
 from .endpoints import report as report_endpoints
 from .endpoints import visitors as visitor_endpoints
 from .errors import ApiError, api_error_handler
-from .http import RateLimiter
+from .http import AddressLimiter, RateLimiter, client_address
 from .privacy import retention_loop
 from .render import Renderer
 from .renders import RenderLog
@@ -84,12 +85,20 @@ class HotRoutes:
             root = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root):]
+            if path == "/v1/config":
+                # Public and uncached by curl: counted per address like the other browser calls.
+                try:
+                    scope["app"].state.address_limiter.check(client_address(scope))
+                except ApiError as exc:
+                    return await exc.to_response()(scope, receive, send)
             handler = self.routes.get((scope["method"], path))
             if handler is not None:
                 try:
                     await handler(scope, receive, send)
                 except ApiError as exc:
                     await exc.to_response(scope.get("state", {}).get("cors_headers"))(scope, receive, send)
+                except ClientDisconnect:
+                    _client_left(scope, path)
                 except Exception:
                     # What ServerErrorMiddleware and `server_error` do for the rest of the app: log,
                     # answer 500 unless an answer has started, re-raise for the server's own log.
@@ -101,6 +110,17 @@ class HotRoutes:
                     raise
                 return
         await self.app(scope, receive, send)
+
+
+def _client_left(scope: Scope, path: str) -> None:
+    # Browsers abort beacons on page unload: nobody to answer, nothing went wrong on our side.
+    client = scope.get("client") or ("?", 0)
+    log.warning("client %s left before sending the whole body of %s %s", client[0], scope["method"], path)
+
+
+async def client_disconnect(request: Request, exc: Exception) -> Response:
+    _client_left(request.scope, request.url.path)
+    return Response(status_code=400)  # never sent: the client is gone
 
 
 def _internal_error() -> Response:
@@ -125,12 +145,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state = app.state
-        db = Database(settings.db_path, readers=settings.readers)
+        max_pages = int(settings.max_db_mb * 1024 * 1024 // 4096) if settings.max_db_mb else None
+        db = Database(settings.db_path, readers=settings.readers, max_pages=max_pages)
         await db.start()
         secret = await db.write(_ensure_secret)
         state.db = db
         state.render_log = RenderLog(db)
         state.tokens = VisitorTokens(secret, settings.token_max_age_days * 86400)
+        state.confirmer = None
+        if settings.confirm_pages:
+            from .confirm import PageConfirmer
+
+            state.confirmer = PageConfirmer(db, state.shops)
+            state.confirmer.start()
         # Raw events past each shop's retention period: rolled into daily counts, then deleted, daily.
         retention = asyncio.ensure_future(retention_loop(db))
         try:
@@ -138,6 +165,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             retention.cancel()
             await asyncio.gather(retention, return_exceptions=True)
+            if state.confirmer is not None:
+                await state.confirmer.close()
             await state.render_log.close()
             await db.close()
 
@@ -149,6 +178,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *asset_routes[:1],
             *events.routes,
             *empty_cart.routes,
+            # Ahead of assets' /healthz (which only says the process answers): this one asks the database.
+            *health.routes,
             *asset_routes[1:],
             *catalog.routes,
             *report_endpoints.routes,
@@ -157,19 +188,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *dashboard.routes,
             Route("/v1/{rest:path}", preflight, methods=["OPTIONS"]),
         ],
-        exception_handlers={ApiError: api_error_handler, HTTPException: http_error, Exception: server_error},
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_error, ClientDisconnect: client_disconnect,
+                            Exception: server_error},
         lifespan=lifespan,
     )
     app.hot_routes = {("POST", "/v1/events"): events.post_events, ("GET", "/v1/empty-cart"): empty_cart.empty_cart,
                       ("GET", "/snippet.js"): assets.snippet, ("HEAD", "/snippet.js"): assets.snippet}
     state = app.state
     state.settings = settings
+    caps.limits.max_browser_products = settings.max_browser_products
+    caps.limits.max_visitors = settings.max_visitors
+    caps.limits.max_items_per_visitor = settings.max_visitor_items
     state.snippet = Snippet.load(settings.snippet_path)
     state.snippet_responses = assets.snippet_responses(state.snippet)
     state.adapters = assets.adapter_responses(load_adapters(settings.snippet_path.parent))
     state.renderer = Renderer(settings.templates_dir)
     state.limiter = RateLimiter(settings.rate_limit_per_minute)
     state.shops = ShopRegistry(_LazyDb(app))
+    # Calls per client address (events and the block, token or not), and wrong API keys per address.
+    state.address_limiter = AddressLimiter(settings.address_limit_per_minute)
+    state.shops.key_failures = AddressLimiter(settings.key_failures_per_minute, "wrong API keys", "authorization")
 
     def invalidate_shop(shop_id: str) -> None:
         state.shops.forget(shop_id)

@@ -677,7 +677,12 @@ def _text(value: Any, fld: str, max_len: int) -> str | None:
     text = str(value).strip()
     if len(text) > max_len:
         raise _Reject(fld, f"{fld} is {len(text)} characters long; at most {max_len}")
+    if _SURROGATE.search(text):  # from a JSON line's "\ud800": SQLite (UTF-8) could not store it
+        raise _Reject(fld, f"{fld} is not valid Unicode (a lone surrogate such as \\ud800)")
     return text or None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _clean_text(value: Any, fld: str, max_len: int) -> str | None:

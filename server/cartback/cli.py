@@ -31,15 +31,19 @@ def _existing(path: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .app import create_app
+    from .server import run
 
     settings = Settings(db_path=args.db, host=args.host, port=args.port, templates_dir=args.templates,
-                        count_bots=args.count_bots, rate_limit_per_minute=args.rate_limit)
+                        count_bots=args.count_bots, rate_limit_per_minute=args.rate_limit,
+                        address_limit_per_minute=args.address_limit,
+                        key_failures_per_minute=args.key_failure_limit, max_db_mb=args.max_db_mb,
+                        body_timeout=args.body_timeout, max_browser_products=args.max_browser_products,
+                        max_visitors=args.max_visitors, max_visitor_items=args.max_visitor_items,
+                        confirm_pages=args.confirm_pages)
     print(f"Cartback on http://{args.host}:{args.port}  (database {args.db})", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.log_level == "debug", timeout_graceful_shutdown=5)
+    run(create_app(settings), args.host, args.port, args.log_level, args.trusted_proxy, args.max_connections,
+        args.header_timeout)
     return 0
 
 
@@ -130,6 +134,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--count-bots", action="store_true",
                        help="track self-declared bots and headless browsers (for your own browser tests)")
     serve.add_argument("--rate-limit", type=int, default=600, help="browser calls per visitor a minute; 0 = off")
+    serve.add_argument("--address-limit", type=int, default=3000,
+                       help="browser calls (events, blocks) per client address a minute, token or not; 0 = off")
+    serve.add_argument("--key-failure-limit", type=int, default=20,
+                       help="wrong API keys per client address a minute before it gets 429; 0 = off")
+    serve.add_argument("--trusted-proxy", action="append", metavar="ADDR",
+                       help="a reverse proxy (address or CIDR, repeatable) whose X-Forwarded-For and "
+                            "X-Forwarded-Proto are believed; nobody's are without it (docs/DEPLOY.md)")
+    serve.add_argument("--max-connections", type=int,
+                       help="open connections at most (default 1000, always below the descriptor limit)")
+    serve.add_argument("--header-timeout", type=float, default=10.0,
+                       help="seconds a request's headers may take to arrive (slow clients); default %(default)s")
+    serve.add_argument("--body-timeout", type=float, default=15.0,
+                       help="seconds a request's body may take to arrive; default %(default)s")
+    serve.add_argument("--max-browser-products", type=int, default=50_000,
+                       help="per shop: products outside the catalog that browsers may create; the least "
+                            "recently reported are evicted past it (default %(default)s; 0 = no cap)")
+    serve.add_argument("--max-visitors", type=int, default=2_000_000,
+                       help="per shop: visitors kept; the least recently seen are evicted past it "
+                            "(default %(default)s; 0 = no cap)")
+    serve.add_argument("--max-visitor-items", type=int, default=1_000,
+                       help="per visitor: products remembered; the least recent are dropped past it "
+                            "(default %(default)s; the block reads the newest 200)")
+    serve.add_argument("--confirm-pages", action="store_true",
+                       help="fetch the shop's own page of a product a browser reports (outside the catalog) and "
+                            "show its JSON-LD details to every visitor; without it they stay the reporter's")
+    serve.add_argument("--max-db-mb", type=float,
+                       help="cap the database file at this many MiB; past it writes answer 503 (default: no cap)")
     serve.add_argument("--log-level", default="warning")
     serve.set_defaults(func=_serve)
 

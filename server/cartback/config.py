@@ -33,6 +33,21 @@ class Settings:
     token_max_age_days: int = 400
     # Browser calls per visitor per minute before 429; 0 switches the limit off (benchmarks).
     rate_limit_per_minute: int = 600
+    # Browser calls (events and blocks) per client address a minute, token or not; 0 = off. High
+    # enough for a shop's visitors behind one carrier-grade NAT, low enough to stop a flood.
+    address_limit_per_minute: int = 3000
+    # Wrong API keys per client address a minute before that address gets 429 for the minute.
+    key_failures_per_minute: int = 20
+    # The database file's size cap in MiB (SQLite's max_page_count, 4 KiB pages); None = the disk's.
+    max_db_mb: float | None = None
+    # Per shop: browser-reported products outside the catalog, and visitors (server/cartback/caps.py).
+    max_browser_products: int = 50_000
+    max_visitors: int = 2_000_000
+    max_visitor_items: int = 1_000
+    # Read the shop's product pages to confirm what browsers report (server/cartback/confirm.py).
+    confirm_pages: bool = False
+    # Seconds a request body may take to arrive whole (http.receive_body).
+    body_timeout: float = 15.0
     # Count events from self-declared bots and headless browsers (the project's own browser tests).
     count_bots: bool = False
     readers: int = 2

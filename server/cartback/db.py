@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import aiosqlite
 
+from .errors import ApiError
 from .migrations import migrate
 from .products import ProductCache
 from .recommend import Model
@@ -128,10 +129,25 @@ def transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T
     return result
 
 
+# SQLite's primary result codes that mean the file cannot take writes: READONLY, IOERR, FULL, CANTOPEN.
+_STORAGE_CODES = {8, 10, 13, 14}
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """What is wrong with the storage when `exc` says it cannot be written, else None."""
+    if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _STORAGE_CODES:
+        return str(exc)
+    return None
+
+
 class Database:
     def __init__(self, path: str, readers: int = 2, synchronous: str = "NORMAL",
-                 flush_interval: float = FLUSH_INTERVAL) -> None:
+                 flush_interval: float = FLUSH_INTERVAL, max_pages: int | None = None) -> None:
         self.path = path
+        # A cap on the file's size (PRAGMA max_page_count on the writer), for a disk shared with others.
+        self.max_pages = max_pages
+        # The last write the storage refused (monotonic time, SQLite's words): /healthz reports it.
+        self.storage_failure: tuple[float, str] | None = None
         self.flush_interval = flush_interval
         self.synchronous = synchronous
         self._n_readers = max(1, readers)
@@ -224,7 +240,17 @@ class Database:
         assert self._loop is not None, "Database.start() was not awaited"
         future = self._loop.create_future()
         self._queue.put((future, fn, args))
-        return await future
+        try:
+            return await future
+        except sqlite3.Error as exc:
+            problem = storage_problem(exc)
+            if problem is None:
+                raise
+            self.storage_failure = (time.monotonic(), problem)
+            log.warning("storage refused a write: %s", problem)
+            raise ApiError(503, "storage_unavailable",
+                           f"database: cannot store anything ({problem}); nothing of this request was kept",
+                           "database") from None
 
     async def flush_model(self) -> int:
         """Checkpoint what the recommender learned now (the writer also does so on its own)."""
@@ -234,6 +260,8 @@ class Database:
         try:
             conn = connect_sync(self.path, self.synchronous, model=self.model, products=self.products)
             conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # the server's writer only; CLI runs stay small
+            if self.max_pages:
+                conn.execute(f"PRAGMA max_page_count={int(self.max_pages)}")
         except BaseException as exc:  # surfaced by start()
             self._start_error = exc
             self._ready.set()
@@ -299,7 +327,9 @@ class Database:
         for index, (future, fn, args) in enumerate(batch):
             try:
                 outcomes.append((future, fn(conn, *args), None))
-            except BaseException:
+            except BaseException as exc:
+                if storage_problem(exc) or not conn.in_transaction:
+                    raise  # the storage refused (SQLite may have rolled back already): none of the batch is kept
                 failed = index
                 break
         if failed < 0:
@@ -315,6 +345,8 @@ class Database:
                 try:
                     result = fn(conn, *args)
                 except BaseException as exc:
+                    if storage_problem(exc) or not conn.in_transaction:
+                        raise
                     conn.execute("ROLLBACK TO item")
                     conn.execute("RELEASE item")
                     outcomes.append((future, None, exc))
@@ -347,7 +379,9 @@ class Database:
         conn.execute("SAVEPOINT flush")
         try:
             self.model.flush(conn, lists)
-        except Exception:
+        except Exception as exc:
+            if storage_problem(exc) or not conn.in_transaction:
+                raise  # SQLite may have rolled the whole transaction back: the batch is not kept
             conn.execute("ROLLBACK TO flush")
             log.exception("checkpoint of the recommender failed; will retry")
         conn.execute("RELEASE flush")

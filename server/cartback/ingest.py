@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+
+import orjson
 from dataclasses import dataclass
 
-from . import recommend
+from . import caps, recommend
 from .db import on_rollback
 from .products import products_of
 from .validation import Event, Product
@@ -58,9 +60,11 @@ RETURNING last_at
 
 # View, add and favourite: one upsert each, whether the visitor's row exists or not.
 _VIEW_ITEM = """
-INSERT INTO visitor_items (shop, vid, product_id, viewed_at, views, last_at) VALUES (?1, ?2, ?3, ?4, 1, ?4)
+INSERT INTO visitor_items (shop, vid, product_id, viewed_at, views, last_at, details)
+VALUES (?1, ?2, ?3, ?4, 1, ?4, ?5)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
-    viewed_at = excluded.viewed_at, views = views + 1, last_at = max(last_at, excluded.last_at)
+    viewed_at = excluded.viewed_at, views = views + 1, last_at = max(last_at, excluded.last_at),
+    details = coalesce(excluded.details, details)
 RETURNING last_at, views
 """
 # The right-hand sides read the row as it was: a product already in the cart adds to its quantity,
@@ -68,15 +72,16 @@ RETURNING last_at, views
 # The line keeps its variant and the price it had when it went in (the catalog's, else the page's):
 # the block puts that variant back and says when the price has fallen since.
 _ADD_ITEM = """
-INSERT INTO visitor_items (shop, vid, product_id, carted_at, in_cart, cart_qty, last_at, cart_variant, cart_price)
+INSERT INTO visitor_items (shop, vid, product_id, carted_at, in_cart, cart_qty, last_at, cart_variant, cart_price,
+                           details)
 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?4, ?6, coalesce(
-    (SELECT price FROM products WHERE shop = ?1 AND id = ?3 AND source = 'catalog'), ?7))
+    (SELECT price FROM products WHERE shop = ?1 AND id = ?3 AND source = 'catalog'), ?7), ?8)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
     carted_at = excluded.carted_at, in_cart = 1,
     cart_qty = CASE WHEN in_cart THEN coalesce(cart_qty, 0) + excluded.cart_qty ELSE excluded.cart_qty END,
     cart_variant = coalesce(excluded.cart_variant, cart_variant),
     cart_price = CASE WHEN in_cart AND cart_price IS NOT NULL THEN cart_price ELSE excluded.cart_price END,
-    last_at = max(last_at, excluded.last_at)
+    last_at = max(last_at, excluded.last_at), details = coalesce(excluded.details, details)
 RETURNING last_at, cart_qty
 """
 # A whole cart's line: one that was already in the cart keeps its moment and price.
@@ -91,9 +96,10 @@ WHERE shop = ?1 AND vid = ?2 AND product_id = ?3
 # A favourite keeps the moment it was first made (until unfavourited): fav_at = this event's time
 # says it is new.
 _FAV_ITEM = """
-INSERT INTO visitor_items (shop, vid, product_id, fav_at, last_at) VALUES (?1, ?2, ?3, ?4, ?4)
+INSERT INTO visitor_items (shop, vid, product_id, fav_at, last_at, details) VALUES (?1, ?2, ?3, ?4, ?4, ?5)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
-    fav_at = coalesce(fav_at, excluded.fav_at), last_at = max(last_at, excluded.last_at)
+    fav_at = coalesce(fav_at, excluded.fav_at), last_at = max(last_at, excluded.last_at),
+    details = coalesce(excluded.details, details)
 RETURNING last_at, fav_at
 """
 
@@ -145,6 +151,10 @@ class _Memo:
         self.last_seen.pop((shop, vid), None)
         self.eligible.pop((shop, vid), None)
 
+    def forget_products(self, shop: str, ids: list[str]) -> None:
+        for pid in ids:
+            self.products.pop((shop, pid), None)
+
     def clear(self) -> None:
         self.last_seen.clear()
         self.products.clear()
@@ -169,8 +179,9 @@ class Applied:
 
 
 def ensure_visitor(conn: sqlite3.Connection, shop: str, vid: str, now: float) -> None:
-    conn.execute("INSERT OR IGNORE INTO visitors (shop, vid, first_seen, last_seen) VALUES (?, ?, ?, ?)",
-                 (shop, vid, now, now))
+    if conn.execute("INSERT OR IGNORE INTO visitors (shop, vid, first_seen, last_seen) VALUES (?, ?, ?, ?)",
+                    (shop, vid, now, now)).rowcount:
+        caps.visitor_created(conn, shop)
 
 
 def apply_events(conn: sqlite3.Connection, shop: str, vid: str, events: list[Event], now: float,
@@ -196,8 +207,11 @@ def _apply(conn: sqlite3.Connection, shop: str, vid: str, events: list[Event], n
         ts = event.ts if (trust_ts and event.ts is not None) else now + index * 1e-6
         if event.product is not None:
             products_changed |= _save_product(conn, shop, event.product, ts)
-        handler = _HANDLERS[event.type]
-        if handler(conn, shop, vid, event, ts) is False:
+        if event.type == "purchase":
+            outcome = _purchase(conn, shop, vid, event, ts, confirmed=trust_ts)
+        else:
+            outcome = _HANDLERS[event.type](conn, shop, vid, event, ts)
+        if outcome is False:
             duplicates += 1
     if not new_visitor and events and not memo.seen_recently(shop, vid, now):
         # An upsert, not an update: a valid token whose visitor was erased or aged out by retention
@@ -217,6 +231,7 @@ def _save_product(conn: sqlite3.Connection, shop: str, p: Product, ts: float) ->
                                                  p.category, in_stock, ts, in_stock))  # ?11: in_stock again
     if cur.rowcount > 0:
         products_of(conn).invalidate(shop, [p.id])
+        caps.product_reported(conn, shop)
         return True
     return False
 
@@ -234,8 +249,20 @@ def _touch(conn, sql: str, params: tuple) -> tuple:
     return row
 
 
+def _own(p: Product | None) -> str | None:
+    """The details this visitor's browser reported, for this visitor's own cards (products.own_details)."""
+    if p is None or (p.name is None and p.price is None and p.url is None and p.image is None
+                     and p.category is None and p.in_stock is None):
+        return None
+    fields = {"name": p.name, "price": p.price, "currency": p.currency, "url": p.url, "image": p.image,
+              "category": p.category, "in_stock": p.in_stock}
+    return orjson.dumps({k: v for k, v in fields.items() if v is not None}).decode()
+
+
 def _view(conn, shop, vid, e: Event, ts):
-    _, views = _touch(conn, _VIEW_ITEM, (shop, vid, e.product_id, ts))
+    _, views = _touch(conn, _VIEW_ITEM, (shop, vid, e.product_id, ts, _own(e.product)))
+    if views == 1:
+        caps.item_created(conn, shop, vid)
     recommend.learn(conn, shop, vid, e.product_id, "view", ts, views)
 
 
@@ -243,7 +270,8 @@ def _add(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
     qty = e.qty or 1
     p = e.product
-    _, cart_qty = _touch(conn, _ADD_ITEM, (shop, vid, e.product_id, ts, qty, p and p.variant, p and p.price))
+    _, cart_qty = _touch(conn, _ADD_ITEM, (shop, vid, e.product_id, ts, qty, p and p.variant, p and p.price,
+                                           _own(p)))
     # As with views and whole carts: one more of what is already in the cart teaches nothing new.
     if cart_qty == qty:
         recommend.learn(conn, shop, vid, e.product_id, "add", ts)
@@ -284,7 +312,7 @@ def empty_cart(conn: sqlite3.Connection, shop: str, vid: str, now: float) -> Non
 
 def _favorite(conn, shop, vid, e: Event, ts):
     _log(conn, shop, vid, e, ts)
-    _, fav_at = _touch(conn, _FAV_ITEM, (shop, vid, e.product_id, ts))
+    _, fav_at = _touch(conn, _FAV_ITEM, (shop, vid, e.product_id, ts, _own(e.product)))
     if fav_at == ts:
         recommend.learn(conn, shop, vid, e.product_id, "favorite", ts)
 
@@ -295,13 +323,24 @@ def _unfavorite(conn, shop, vid, e: Event, ts):
                  (shop, vid, e.product_id))
 
 
-def _purchase(conn, shop, vid, e: Event, ts):
-    # A shop's thank-you page is often reloaded: one order id counts once.
-    if conn.execute("SELECT 1 FROM events WHERE shop = ? AND order_id = ? AND type = 'purchase' LIMIT 1",
-                    (shop, e.order_id)).fetchone():
-        return False
+def _purchase(conn, shop, vid, e: Event, ts, confirmed: bool = False):
+    """`confirmed`: posted with the shop's API key (its back end), so the report trusts its figures."""
     items = [{"id": pid, "qty": qty, "price": price} for pid, qty, price, _ in e.items]
-    _log(conn, shop, vid, e, ts, value=e.total, data={"currency": e.currency, "items": items})
+    data = {"currency": e.currency, "items": items}
+    if confirmed:
+        data["confirmed"] = True
+    # A shop's thank-you page is often reloaded: one order id counts once.
+    row = conn.execute("SELECT id, data FROM events WHERE shop = ? AND order_id = ? AND type = 'purchase' LIMIT 1",
+                       (shop, e.order_id)).fetchone()
+    if row is not None:
+        if not confirmed or '"confirmed":true' in (row[1] or ""):
+            return False
+        # The back end confirms an order a browser reported: its figures replace the browser's, and
+        # the browser's visitor (who clicked, hence the attribution) and moment stay.
+        conn.execute("UPDATE events SET value = ?, data = ? WHERE id = ?",
+                     (e.total, json.dumps(data, separators=(",", ":")), row[0]))
+        return True
+    _log(conn, shop, vid, e, ts, value=e.total, data=data)
     for pid, _, _, _ in e.items:
         _touch(conn, _TOUCH_ITEM, (shop, vid, pid, ts))
         # carted_at stays: block.py decides whether a bought product may return to the cart history.

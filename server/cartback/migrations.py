@@ -169,6 +169,15 @@ STEPS: list[str] = [
     ALTER TABLE visitor_items ADD COLUMN cart_price REAL;
     ALTER TABLE products ADD COLUMN restocked_at REAL;
     """,
+    # 7: the product details a visitor's own browser reported (JSON), shown on that visitor's cards
+    # only: products.source = 'browser' rows are whatever the last browser said, and one visitor
+    # must not be able to rewrite another's cards (issue 12).
+    """
+    ALTER TABLE visitor_items ADD COLUMN details TEXT;
+    -- The per-shop caps evict the oldest first (server/cartback/caps.py).
+    CREATE INDEX products_browser_by_age ON products (shop, updated_at) WHERE source = 'browser';
+    CREATE INDEX visitors_by_last_seen ON visitors (shop, last_seen);
+    """,
 ]
 
 

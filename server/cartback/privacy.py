@@ -170,6 +170,8 @@ def erase_visitor(conn: sqlite3.Connection, shop: str, vid: str) -> dict[str, An
         slim = {"items": lines}
         if isinstance(parsed, dict) and parsed.get("currency"):
             slim["currency"] = parsed["currency"]
+        if isinstance(parsed, dict) and parsed.get("confirmed") is True:
+            slim["confirmed"] = True
         conn.execute("UPDATE events SET vid = ?, order_id = ?, value = ?, data = ? WHERE id = ?",
                      (alias, ERASED_PREFIX + secrets.token_urlsafe(9), total, json.dumps(slim, separators=(",", ":")),
                       event_id))

@@ -19,21 +19,70 @@ and a busy shop pays one read per half second instead of one per block.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 from typing import Any, Iterable, Sequence
 
-COLUMNS = "id, name, price, currency, url, image, category, in_stock, restocked_at"
+COLUMNS = "id, name, price, currency, url, image, category, in_stock, restocked_at, source"
 TTL = 10.0
 CATALOG_CHECK_EVERY = 0.5
 LIMIT = 200_000  # entries; the cache is cleared whole past it
 
 
 def product_dict(row: Sequence[Any]) -> dict[str, Any]:
-    pid, name, price, currency, url, image, category, in_stock, restocked_at = row
+    pid, name, price, currency, url, image, category, in_stock, restocked_at, source = row
     return {"id": pid, "name": name, "price": price, "currency": currency, "url": url, "image": image,
-            "category": category, "in_stock": in_stock, "restocked_at": restocked_at}
+            "category": category, "in_stock": in_stock, "restocked_at": restocked_at, "source": source}
+
+
+# Sources whose details every visitor may see: the merchant's catalog, and the shop's own product
+# page read by the server (confirm.py); `browser` rows are only ever one client's word.
+CONFIRMED = ("catalog", "page")
+
+_OWN_FIELDS = ("name", "price", "currency", "url", "image", "category")
+
+
+def own_details(pid: str, raw: str | None) -> dict[str, Any] | None:
+    """A visitor's own report of a product (visitor_items.details) as a display dict, or None.
+
+    Browser-reported details are shown only to the visitor whose browser reported them: the shop's
+    `products` row for a product outside the catalog holds whatever the last browser said, which
+    could be anyone (issue 12)."""
+    if not raw:
+        return None
+    key = (pid, raw)
+    hit = _own_cache.get(key)
+    if hit is not None:
+        return hit  # never mutated (as the cache's dicts); a block reads the same rows again and again
+    product = _parse_own(pid, raw)
+    if product is not None:
+        if len(_own_cache) >= OWN_CACHE_LIMIT:
+            _own_cache.clear()
+        _own_cache[key] = product
+    return product
+
+
+# Parsed own details by (product id, stored JSON): json.loads of 20 rows was ~70 µs of a block for
+# a shop without a catalog. Bounded; cleared whole when full.
+OWN_CACHE_LIMIT = 50_000
+_own_cache: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _parse_own(pid: str, raw: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    product: dict[str, Any] = {"id": pid, "restocked_at": None, "source": "visitor"}
+    for name in _OWN_FIELDS:
+        product[name] = data.get(name)
+    in_stock = data.get("in_stock")
+    product["in_stock"] = 1 if in_stock is None else int(bool(in_stock))
+    return product
 
 
 class ProductCache:

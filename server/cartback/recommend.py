@@ -46,7 +46,7 @@ from collections import defaultdict
 from operator import itemgetter
 from typing import Any, Iterator, Sequence
 
-from .products import product_dict, products_of
+from .products import CONFIRMED, product_dict, products_of
 
 SIGNAL_WEIGHTS = {"view": 1.0, "favorite": 2.0, "add": 3.0, "purchase": 4.0}
 WINDOW = 5              # the visitor's recent products an event is paired with
@@ -118,7 +118,10 @@ ON CONFLICT (shop, product_id) DO UPDATE SET
     popularity = popularity + excluded.popularity,
     category = excluded.category
 """
-_LOAD_SQL = "SELECT product_id, neighbour_id, score FROM rec_neighbours WHERE shop = ?"
+_LOAD_SQL = "SELECT product_id, neighbour_id, score FROM rec_neighbours WHERE shop = ? AND product_id IN ({marks})"
+# Products known to have no list (not held as empty dicts: invented ids would fill memory); cleared
+# whole past this many.
+_EMPTY_LIMIT = 100_000
 _DELETE_SQL = "DELETE FROM rec_neighbours WHERE shop = ? AND product_id = ?"
 _INSERT_SQL = "INSERT INTO rec_neighbours (shop, product_id, neighbour_id, score) VALUES (?, ?, ?, ?)"
 _COUNT_SQL = """
@@ -135,8 +138,8 @@ class Model:
     an event changes a few dict entries and a block reads five dicts.
 
     Learning runs in one thread (the server's writer); readers (blocks) take the lock for the few
-    microseconds they read. A shop's lists are loaded from `rec_neighbours` the first time the shop
-    is used. `flush(conn)` writes the lists that changed since the last flush, and the popularity
+    microseconds they read. A product's list is loaded from `rec_neighbours` the first time it is
+    used (never a whole shop at once: start-up costs the same with 100 products or a million). `flush(conn)` writes the lists that changed since the last flush, and the popularity
     earned, inside the caller's transaction: the server's writer writes the popularity whenever it
     runs out of work and at least every `cartback.db.POPULARITY_INTERVAL` seconds (the fills read it
     in SQL), and the lists at most every `cartback.db.FLUSH_INTERVAL` seconds (5) and on shut-down;
@@ -151,6 +154,7 @@ class Model:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lists: dict[str, dict[str, dict[str, float]]] = {}
+        self._empty: set[tuple[str, str]] = set()
         self._dirty: dict[str, set[str]] = defaultdict(set)
         self._popularity: dict[tuple[str, str], float] = defaultdict(float)
         self._recent: dict[tuple[str, str], tuple[list[tuple[str, float]], bool]] = {}
@@ -162,14 +166,24 @@ class Model:
         # What flush() wrote in the open transaction: put back to be written again if it rolls back.
         self._unconfirmed: list[tuple[list[tuple[str, str]], list[tuple[str, str, float]]]] = []
 
-    def _shop(self, conn: Any, shop: str) -> dict[str, dict[str, float]]:
-        """The shop's lists (caller holds the lock); read from the checkpoint on first use."""
+    def _shop(self, conn: Any, shop: str, pids: Any) -> dict[str, dict[str, float]]:
+        """The shop's lists (caller holds the lock), with those of `pids` read from the checkpoint
+        on first use: one product's rows at a time, so neither start-up nor a shop's first block
+        costs more with the number of products the shop has (issue 12)."""
         lists = self._lists.get(shop)
         if lists is None:
-            lists = {}
-            for source, neighbour, score in conn.execute(_LOAD_SQL, (shop,)):
-                lists.setdefault(source, {})[neighbour] = score
-            self._lists[shop] = lists
+            lists = self._lists[shop] = {}
+        empty = self._empty
+        missing = [pid for pid in pids if pid not in lists and (shop, pid) not in empty]
+        if missing:
+            for start in range(0, len(missing), 500):
+                chunk = missing[start:start + 500]
+                for source, neighbour, score in conn.execute(_LOAD_SQL.format(marks=",".join("?" * len(chunk))),
+                                                             (shop, *chunk)):
+                    lists.setdefault(source, {})[neighbour] = score
+            if len(empty) >= _EMPTY_LIMIT:
+                empty.clear()
+            empty.update((shop, pid) for pid in missing if pid not in lists)
         return lists
 
     @property
@@ -247,13 +261,14 @@ class Model:
         if not pairs:
             return
         with self._lock:
-            lists = self._shop(conn, shop)
+            lists = self._shop(conn, shop, {source for source, _, _ in pairs})
             dirty = self._dirty[shop]
             votes = self._votes
             for source, neighbour, w in pairs:
                 scores = lists.get(source)
                 if scores is None:
                     scores = lists[source] = {}
+                    self._empty.discard((shop, source))
                 scores[neighbour] = scores.get(neighbour, 0.0) + w
                 dirty.add(source)
                 votes.pop((shop, source), None)
@@ -266,7 +281,7 @@ class Model:
         neighbours does not drown one with few); products in `exclude` are left out."""
         scores: dict[str, float] = {}
         with self._lock:
-            lists = self._shop(conn, shop)
+            lists = self._shop(conn, shop, weights)
             votes = self._votes
             for source, weight in weights.items():
                 shares = votes.get((shop, source))
@@ -334,10 +349,24 @@ class Model:
             for shop, pid, w in popularity:
                 self._popularity[(shop, pid)] += w
 
+    def forget_products(self, shop: str, ids: list[str]) -> None:
+        """Products deleted from the file (server/cartback/caps.py): their lists and votes go too."""
+        with self._lock:
+            lists = self._lists.get(shop)
+            dirty = self._dirty.get(shop)
+            for pid in ids:
+                if lists is not None:
+                    lists.pop(pid, None)
+                if dirty is not None:
+                    dirty.discard(pid)
+                self._votes.pop((shop, pid), None)
+                self._popularity.pop((shop, pid), None)
+
     def forget(self) -> None:
         """Drop everything held in memory (tests; a restore of the database file)."""
         with self._lock:
             self._lists.clear()
+            self._empty.clear()
             self._dirty = defaultdict(set)
             self._popularity = defaultdict(float)
             self._recent.clear()
@@ -365,10 +394,12 @@ def touch(conn: Any, shop: str, vid: str, product_id: str, last_at: float) -> No
 
 # The same "worth showing" rule as block.showable, so out-of-stock or nameless products do not
 # take the places of showable ones.
-_SHOWABLE = "p.in_stock = 1 AND p.name IS NOT NULL AND p.name != '' AND p.url IS NOT NULL AND p.url != ''"
+# Catalog products only: browser-reported details are for the reporting visitor's own cards (issue 12).
+_SHOWABLE = ("p.in_stock = 1 AND p.name IS NOT NULL AND p.name != '' AND p.url IS NOT NULL AND p.url != '' "
+             "AND p.source IN ('catalog', 'page')")
 
 
-_DETAILS = "p.id, p.name, p.price, p.currency, p.url, p.image, p.category, p.in_stock, p.restocked_at"
+_DETAILS = "p.id, p.name, p.price, p.currency, p.url, p.image, p.category, p.in_stock, p.restocked_at, p.source"
 
 
 def _categories_sql(n: int) -> str:
@@ -393,7 +424,8 @@ def _fills_sql(n_categories: int, popular: bool) -> str:
 
 def _showable(product: dict[str, Any] | None) -> bool:
     # The same rule as block.showable and _SHOWABLE.
-    return bool(product and product["name"] and product["url"] and product["in_stock"] == 1)
+    return bool(product and product["name"] and product["url"] and product["in_stock"] == 1
+                and product.get("source") in CONFIRMED)
 
 
 def _weights(history: Sequence[tuple[str, float, str]]) -> dict[str, float]:

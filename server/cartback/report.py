@@ -44,14 +44,22 @@ MAX_DAYS = 3660
 SCOPES = ("block", *SECTIONS)
 GROUPS = ("treatment", "control")
 # Additive per day (summed as they are); distinct visitors (sets on raw days, counts on rolled-up days).
-COUNTS = ("rendered", "impressions", "clicks", "attributed_orders", "attributed_revenue", "attributed_order_revenue")
+COUNTS = ("rendered", "impressions", "clicks", "attributed_orders", "attributed_revenue", "attributed_order_revenue",
+          "attributed_orders_confirmed", "attributed_revenue_confirmed")
 VISITORS = ("visitors_reached", "visitors_clicked", "visitors_purchased")
 DAILY = ("rendered", "impressions", "clicks", "attributed_orders", "attributed_revenue", "orders", "revenue")
 HOLDOUT_METRICS = ("visitors", "converted", "revenue", "revenue_sq")
 # One-click restores (scope "restores"): carts put back, their lines' quantities, and the orders of
 # the same visitor within the attribution window after a restore (dated by the purchase).
 RESTORE_METRICS = ("carts", "items", "orders", "revenue")
+# A browser-reported order whose total is more than this many times its lines' catalog value is an
+# outlier (a fake or broken funnel): it counts at its lines' value and the report's notes say so.
+OUTLIER_FACTOR = 2.0
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The dates a report may name: Unix time's first day, and a last one far enough from 9999-12-31
+# that a period and its attribution window after it stay representable.
+FIRST_DATE = date(1970, 1, 1)
+LAST_DATE = date(9000, 12, 31)
 
 
 # -- settings and periods ----------------------------------------------------------------------------
@@ -105,9 +113,13 @@ def _parse_date(value: Any, name: str) -> date | None:
         shown = value[:40] if isinstance(value, str) else value
         raise bad_request(name, f"use a date as YYYY-MM-DD, not {shown!r}")
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise bad_request(name, f"{value.strip()!r} is not a calendar date") from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        # Day arithmetic near year 1 or 9999 overflows Python's dates.
+        raise bad_request(name, f"use a date from {FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()}")
+    return day
 
 
 def parse_period(date_from: Any, date_to: Any, today: date | None = None) -> tuple[date, date]:
@@ -117,7 +129,7 @@ def parse_period(date_from: Any, date_to: Any, today: date | None = None) -> tup
     if end is None:
         end = today if start is None or start <= today else start
     if start is None:
-        start = end - timedelta(days=DEFAULT_DAYS - 1)
+        start = max(FIRST_DATE, end - timedelta(days=DEFAULT_DAYS - 1))
     if start > end:
         raise bad_request("from", f"{start.isoformat()} is after to ({end.isoformat()})")
     if (end - start).days >= MAX_DAYS:
@@ -148,6 +160,10 @@ class Figures:
     holdout: dict[str, dict[str, float]] = field(
         default_factory=lambda: {g: dict.fromkeys(HOLDOUT_METRICS, 0) for g in GROUPS})
     restores: dict[str, float] = field(default_factory=lambda: dict.fromkeys(RESTORE_METRICS, 0))
+    # Orders the merchant's back end posted with the shop's API key (docs/REPORT.md).
+    orders_confirmed: int = 0
+    revenue_confirmed: float = 0.0
+    outliers: int = 0  # browser-reported orders counted at their lines' catalog value (raw days only)
 
     def day(self, n: int) -> dict[str, float]:
         row = self.daily.get(n)
@@ -174,28 +190,45 @@ def _sections_of(raw: str | None) -> tuple[list[str], dict[str, str]]:
 
 
 class Prices:
-    """Catalog prices for purchase lines sent without a price."""
+    """What a purchase line is worth: the catalog's price where the catalog has one (a browser's
+    price is whatever the browser says), else the price sent with the line, else a browser-reported
+    product price."""
 
     def __init__(self, conn: sqlite3.Connection, shop: str) -> None:
-        self.conn, self.shop, self.known = conn, shop, {}
+        self.conn, self.shop, self.known, self.catalog = conn, shop, {}, {}
 
     def prefetch(self, ids: Iterable[str]) -> None:
         missing = sorted({i for i in ids if i not in self.known})
         for start in range(0, len(missing), 500):
             chunk = missing[start:start + 500]
             rows = self.conn.execute(
-                f"SELECT id, price FROM products WHERE shop = ? AND id IN ({','.join('?' * len(chunk))})",
+                f"SELECT id, price, source FROM products WHERE shop = ? AND id IN ({','.join('?' * len(chunk))})",
                 (self.shop, *chunk)).fetchall()
-            found = dict(rows)
+            found = {pid: (price, source) for pid, price, source in rows}
             for pid in chunk:
-                self.known[pid] = found.get(pid)
+                price, source = found.get(pid, (None, None))
+                self.known[pid] = price
+                if source in ("catalog", "page") and price is not None:  # the shop's own word
+                    self.catalog[pid] = price
 
-    def line(self, item: dict) -> float:
-        price = item.get("price")
+    def line(self, item: dict, trusted: bool = False) -> float:
+        """The line's value; `trusted` (a merchant-confirmed order): its own price first."""
+        pid = str(item.get("id"))
+        price = item.get("price") if trusted else self.catalog.get(pid)
         if price is None:
-            price = self.known.get(str(item.get("id")))
+            price = item.get("price")
+        if price is None:
+            price = self.known.get(pid)
         qty = item.get("qty", 1)
         return float(price or 0.0) * float(qty if qty is not None else 1)
+
+    def all_in_catalog(self, items: list[dict]) -> bool:
+        return bool(items) and all(str(i.get("id")) in self.catalog for i in items)
+
+
+def purchase_confirmed(data: str | None) -> bool:
+    """Whether the merchant's back end posted (or confirmed) this order with the shop's API key."""
+    return bool(data) and '"confirmed":true' in data  # ingest writes it compact, never inside an id
 
 
 def purchase_items(data: str | None) -> list[dict]:
@@ -377,12 +410,19 @@ def compute_raw(conn: sqlite3.Connection, shop: str, lo_day: int, hi_day: int, w
 
     # Purchases of the period, and after it for one window (the holdout cohort's conversions).
     prices = Prices(conn, shop)
-    purchases = [(vid, ts, value, purchase_items(data))
+    purchases = [(vid, ts, value, purchase_items(data), purchase_confirmed(data))
                  for vid, ts, value, data in conn.execute(_PURCHASES_SQL, (shop, lo, hi + window))]
-    prices.prefetch(str(i["id"]) for p in purchases for i in p[3] if i.get("price") is None)
+    prices.prefetch(str(i["id"]) for p in purchases for i in p[3])
     by_buyer: dict[str, list[tuple[float, float]]] = {}
-    for vid, ts, value, items in purchases:
+    for vid, ts, value, items, confirmed in purchases:
         total = order_total(value, items, prices)
+        outlier = False
+        if not confirmed and prices.all_in_catalog(items):
+            # Anyone can post a purchase: a browser's total far above what its lines cost in the
+            # catalog counts at the catalog's value (shipping and taxes fit well within the factor).
+            worth = math.fsum(prices.line(i) for i in items)
+            if total > OUTLIER_FACTOR * worth:
+                total, outlier = worth, True
         by_buyer.setdefault(vid, []).append((ts, total))
         if ts >= hi or not keep(ts):
             continue
@@ -391,6 +431,10 @@ def compute_raw(conn: sqlite3.Connection, shop: str, lo_day: int, hi_day: int, w
         day = fig.day(day_of(ts))
         fig.orders += 1
         fig.revenue += total
+        fig.outliers += outlier
+        if confirmed:
+            fig.orders_confirmed += 1
+            fig.revenue_confirmed += total
         day["orders"] += 1
         day["revenue"] += total
         restores = restored_by.get(vid)
@@ -411,7 +455,7 @@ def compute_raw(conn: sqlite3.Connection, shop: str, lo_day: int, hi_day: int, w
             if at < 0 or clicks[at][0] < ts - window:
                 continue
             section = clicks[at][1]
-            attributed[section] = attributed.get(section, 0.0) + prices.line(item)
+            attributed[section] = attributed.get(section, 0.0) + prices.line(item, confirmed)
         if not attributed:
             continue
         revenue = math.fsum(attributed.values())
@@ -422,6 +466,9 @@ def compute_raw(conn: sqlite3.Connection, shop: str, lo_day: int, hi_day: int, w
             scope.counts["attributed_orders"] += 1
             scope.counts["attributed_revenue"] += amount
             scope.counts["attributed_order_revenue"] += total
+            if confirmed:
+                scope.counts["attributed_orders_confirmed"] += 1
+                scope.counts["attributed_revenue_confirmed"] += amount
             scope.sets["visitors_purchased"].add(vid)
 
     # Holdout cohort: first eligible in the period; purchases within the window after that moment.
@@ -452,7 +499,9 @@ def daily_rows(fig: Figures, day: int, rolled_at: float) -> list[tuple[str, str,
     for key, scope in fig.scopes.items():
         rows += [(key, m, v) for m, v in scope.counts.items() if v]
         rows += [(key, m, scope.visitors(m)) for m in VISITORS if scope.visitors(m)]
-    rows += [("totals", m, v) for m, v in (("orders", fig.orders), ("revenue", fig.revenue)) if v]
+    rows += [("totals", m, v) for m, v in (("orders", fig.orders), ("revenue", fig.revenue),
+                                           ("orders_confirmed", fig.orders_confirmed),
+                                           ("revenue_confirmed", fig.revenue_confirmed)) if v]
     for group, values in fig.holdout.items():
         rows += [(group, m, v) for m, v in values.items() if v]
     rows += [("restores", m, v) for m, v in fig.restores.items() if v]
@@ -477,6 +526,10 @@ def add_rolled(conn: sqlite3.Connection, shop: str, fig: Figures, lo_day: int, h
                 fig.orders += int(value)
             elif metric == "revenue":
                 fig.revenue += value
+            elif metric == "orders_confirmed":
+                fig.orders_confirmed += int(value)
+            elif metric == "revenue_confirmed":
+                fig.revenue_confirmed += value
             if metric in DAILY:
                 fig.day(n)[metric] += value
         elif scope in fig.holdout and metric in HOLDOUT_METRICS:
@@ -513,6 +566,8 @@ def _scope_dict(s: ScopeFigures) -> dict[str, Any]:
         "click_to_purchase": _ratio(purchased, clicked),
         "attributed_revenue": _money(c["attributed_revenue"]),
         "attributed_order_revenue": _money(c["attributed_order_revenue"]),
+        "attributed_orders_confirmed": int(c["attributed_orders_confirmed"]),
+        "attributed_revenue_confirmed": _money(c["attributed_revenue_confirmed"]),
     }
 
 
@@ -585,6 +640,13 @@ def build_report(conn: sqlite3.Connection, shop: Shop, start: date, end: date) -
             f"{day_text(first)} to {day_text(last)} come from daily counts (raw events older than the "
             f"retention period are deleted): visitor counts there are sums of daily counts, so a visitor "
             f"active on several of those days counts once per day")
+    from .caps import notes as cap_notes
+
+    notes += cap_notes(conn, shop.id)
+    if fig.outliers:
+        notes.append(
+            f"{fig.outliers} browser-reported order(s) sent a total more than {OUTLIER_FACTOR:g} times what their "
+            f"products cost in the catalog: they count at the catalog's prices")
     return {
         "shop": shop.id,
         "from": start.isoformat(),
@@ -597,6 +659,8 @@ def build_report(conn: sqlite3.Connection, shop: Shop, start: date, end: date) -
             "orders": fig.orders,
             "revenue": _money(fig.revenue),
             "block_revenue_share": _ratio(fig.scopes["block"].counts["attributed_revenue"], fig.revenue),
+            "orders_confirmed": fig.orders_confirmed,
+            "revenue_confirmed": _money(fig.revenue_confirmed),
         },
         "restores": {
             "carts": int(fig.restores["carts"]),
@@ -664,9 +728,11 @@ CSV_COLUMNS = (
     "visitors", "converted", "conversion_rate", "revenue", "revenue_per_visitor",
     "absolute", "relative", "ci95_low", "ci95_high", "relative_ci95_low", "relative_ci95_high", "significant",
     "restored_carts", "restored_items",
+    "attributed_orders_confirmed", "attributed_revenue_confirmed", "total_orders_confirmed", "total_revenue_confirmed",
 )
 DAILY_CSV_COLUMNS = ("shop", "date", *DAILY)
-_MONEY_FIELDS = {"attributed_revenue", "attributed_order_revenue", "total_revenue", "revenue", "revenue_per_visitor"}
+_MONEY_FIELDS = {"attributed_revenue", "attributed_order_revenue", "total_revenue", "revenue", "revenue_per_visitor",
+                 "attributed_revenue_confirmed", "total_revenue_confirmed"}
 _RATE_FIELDS = {"ctr_visitors", "ctr_impressions", "click_to_purchase", "block_revenue_share", "conversion_rate"}
 
 
@@ -692,7 +758,9 @@ def report_csv(report: dict[str, Any]) -> str:
     common = {k: report[k] for k in ("shop", "from", "to", "currency", "attribution_days")}
     rows = [{"scope": "block", **report["block"], "total_orders": report["totals"]["orders"],
              "total_revenue": report["totals"]["revenue"],
-             "block_revenue_share": report["totals"]["block_revenue_share"]}]
+             "block_revenue_share": report["totals"]["block_revenue_share"],
+             "total_orders_confirmed": report["totals"]["orders_confirmed"],
+             "total_revenue_confirmed": report["totals"]["revenue_confirmed"]}]
     rows += [{"scope": f"section:{key}", **values} for key, values in report["sections"].items()]
     holdout = report["holdout"]
     rows += [{"scope": f"holdout:{g}", **holdout[g]} for g in GROUPS]

@@ -152,8 +152,25 @@ class Shop:
 
 def _row_to_shop(row: tuple) -> Shop:
     shop_id, key_hash, origins, selector, locale, currency, settings = row
-    return Shop(shop_id, key_hash, json.loads(origins), selector, locale, currency,
-                merged_settings(json.loads(settings)))
+    stored = json.loads(settings)
+    if "\\ud" in settings.lower():
+        # A lone surrogate stored before they were refused (json.dumps escapes it): rendered or sent
+        # as UTF-8 it would fail every block and settings answer, so it shows as U+FFFD instead.
+        stored = _scrub(stored)
+    return Shop(shop_id, key_hash, json.loads(origins), selector, locale, currency, merged_settings(stored))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
 
 
 SHOP_COLUMNS = "id, api_key_hash, origins, selector, locale, currency, settings"
@@ -216,6 +233,8 @@ def validate_settings(changes: Any) -> dict[str, Any]:
         raise bad_request("settings", "must be an object of NAME: VALUE")
     for name, value in changes.items():
         where = f"settings.{name}"
+        if _LONE_SURROGATE.search(json.dumps(value, ensure_ascii=False)) if value is not None else False:
+            raise bad_request(where, "not valid Unicode (a lone surrogate such as \\ud800)")
         if name not in DEFAULT_SETTINGS:
             raise bad_request(where, f"unknown setting; use one of {', '.join(DEFAULT_SETTINGS)}")
         if name == "sections":
@@ -348,17 +367,29 @@ class ShopRegistry:
 
 async def require_merchant(request: Request, shop_id: str) -> Shop:
     """The shop, when the request carries its API key as `Authorization: Bearer <key>`."""
-    return await require_merchant_headers(request.app.state.shops, request.headers, shop_id)
+    from .http import client_address
+
+    return await require_merchant_headers(request.app.state.shops, request.headers, shop_id,
+                                          client_address(request.scope))
 
 
-async def require_merchant_headers(shops: ShopRegistry, headers: Mapping[str, str], shop_id: str) -> Shop:
-    """`require_merchant` for raw ASGI handlers: `headers` maps lowercase names to values."""
+async def require_merchant_headers(shops: ShopRegistry, headers: Mapping[str, str], shop_id: str,
+                                   address: str | None = None) -> Shop:
+    """`require_merchant` for raw ASGI handlers: `headers` maps lowercase names to values.
+
+    Wrong keys are counted per `address` (`shops.key_failures`, set by the app): past the limit the
+    address gets 429 for the rest of the minute, right key or not, so keys cannot be guessed at speed."""
     shop = await shops.require(shop_id)
+    guard = getattr(shops, "key_failures", None)
+    if guard is not None and address is not None and guard.blocked(address):
+        guard.refuse()
     auth = headers.get("authorization", "")
     scheme, _, key = auth.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "authorization: send 'Authorization: Bearer <shop api key>'",
                        "authorization")
     if not shop.check_key(key.strip()):
+        if guard is not None and address is not None:
+            guard.count(address)
         raise ApiError(403, "forbidden", "authorization: this API key is not valid for this shop", "authorization")
     return shop

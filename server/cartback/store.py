@@ -16,13 +16,13 @@ from typing import Any, Sequence
 
 from . import recommend
 from .block import HistoryItem, Section, build_sections
-from .products import products_of
+from .products import CONFIRMED, own_details, products_of
 
 # The most recent rows of one visitor are plenty for four sections of at most eight cards.
 HISTORY_LIMIT = 200
 
 _COLUMNS = ("product_id, viewed_at, views, carted_at, in_cart, fav_at, bought_at, last_at, "
-            "cart_qty, cart_variant, cart_price")
+            "cart_qty, cart_variant, cart_price, details")
 # Sorted here, not by SQLite: its sorter costs about as much as reading the rows (~20 µs for 25
 # rows, bench/README.md). The primary key bounds the read to the visitor; one row past the limit
 # says when the visitor has more than the limit, and only then does SQLite pick the newest.
@@ -50,7 +50,15 @@ def load_history(conn: sqlite3.Connection, shop: str, vid: str) -> list[HistoryI
     details = products.get_many(conn, shop, [r[0] for r in rows])
     # tuple.__new__ directly: HistoryItem._make is a Python-level wrapper around it (24 rows a block).
     new, get = tuple.__new__, details.get
-    return [new(HistoryItem, (*r[:8], get(r[0]), *r[8:])) for r in rows]
+    items = []
+    for r in rows:
+        product = get(r[0])
+        if product is None or product["source"] not in CONFIRMED:
+            # Not in the catalog nor on the shop's page: what this visitor's own browser reported,
+            # never another's.
+            product = own_details(r[0], r[11])
+        items.append(new(HistoryItem, (*r[:8], product, *r[8:11])))
+    return items
 
 
 def compute_sections(conn: sqlite3.Connection, shop: str, vid: str, settings: dict[str, Any]) -> list[Section]:

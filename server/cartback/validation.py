@@ -79,7 +79,8 @@ class Batch:
     ignored: list[dict[str, str]]
 
 
-def decode_json(raw: bytes) -> Any:
+def decode_json(raw: bytes, root: str = "") -> Any:
+    """The decoded body; `root` prefixes the field named in an error (`settings`)."""
     try:
         return orjson.loads(raw)  # the usual, valid body
     except orjson.JSONDecodeError:
@@ -91,12 +92,53 @@ def decode_json(raw: bytes) -> Any:
     if not text.strip():
         raise ApiError(400, "invalid_json", "body: empty; send a JSON object", "body")
     try:
-        return json.loads(text)
+        value = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"body: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
                        "body") from None
     except RecursionError:
         raise ApiError(400, "invalid_json", "body: JSON nested too deeply", "body") from None
+    # orjson refuses lone surrogates; the json module keeps them, and SQLite (UTF-8) cannot store
+    # them: refused here, naming where, before anything reaches the writer.
+    where = surrogate_path(value)
+    if where is not None:
+        where = f"{root}.{where}" if root and where else where or root
+        raise bad_request(where or "body", "not valid Unicode (a lone surrogate such as \\ud800)")
+    return value
+
+
+def _parse_int(digits: str) -> int | float:
+    # Python refuses to convert more than 4,300 digits (ValueError, not a JSON error), and a float()
+    # of an int past 1e308 overflows: long ones become floats (inf past 308 digits), which every
+    # number check refuses as out of range, naming the field.
+    return int(digits) if len(digits) <= 300 else float(digits)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogate(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
+
+
+def surrogate_path(value: Any) -> str | None:
+    """Where in a decoded JSON value a string (or key) holds a lone surrogate: `events[0].product.name`,
+    "" for the top level itself; None when nowhere. Iterative: nesting depth is the client's."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return where
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                at = f"{where}.{key}" if where else str(key)
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    return where or "body"
+                stack.append((item, at))
+        elif isinstance(node, list):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node))
+    return None
 
 
 def _string(value: Any, where: str, max_len: int, required: bool = False) -> str | None:
@@ -135,6 +177,8 @@ def _number(value: Any, where: str, lo: float = 0.0, hi: float = MAX_PRICE) -> f
 def _qty(value: Any, where: str) -> int:
     if value is None:
         return 1
+    if isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity, 1e999: int() would raise
+        raise bad_request(where, f"must be between 0 and {MAX_QTY}")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise bad_request(where, "must be a whole number")
     if not 0 <= value <= MAX_QTY:

@@ -36,6 +36,8 @@ from starlette.routing import Route
 from ..config import asset_dir
 from ..i18n import BABEL_LOCALES
 from ..render import BUILTIN_TEMPLATES, format_price
+from ..http import BODY_TIMEOUT
+from ..report import FIRST_DATE, LAST_DATE
 from ..shops import SHOP_ID, Shop
 
 PURPOSE = "cartback.dashboard"
@@ -466,7 +468,20 @@ async def current_session(request: Request) -> Session | None:
     shop = await request.app.state.shops.get(data["s"])
     if shop is None or not hmac.compare_digest(str(data.get("k", "")), _key_print(shop)):
         return None
+    if await request.app.state.db.fetchone("SELECT 1 FROM meta WHERE key = ?", (_REVOKED + data["c"],)):
+        return None  # signed out: the cookie may live on in a copy, the session does not
     return Session(shop, data["c"])
+
+
+# Signed-out sessions by their random id (meta rows until the cookie would have expired anyway).
+_REVOKED = "revoked_session:"
+
+
+def _revoke(conn, session_id: str, now: float) -> None:
+    conn.execute("DELETE FROM meta WHERE key >= ? AND key < ? AND CAST(value AS REAL) < ?",
+                 (_REVOKED, _REVOKED[:-1] + ";", now))
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                 (_REVOKED + session_id, repr(now + SESSION_MAX_AGE)))
 
 
 async def session_shop(request: Request) -> Shop | None:
@@ -504,12 +519,26 @@ class _Attempts:
                 waits.append(times[-limit] + FAIL_WINDOW - now)
         return max(waits, default=0.0)
 
-    def fail(self, address: str, shop: str, device: str | None = None) -> None:
+    MAX_KEYS = 50_000
+
+    def fail(self, address: str, shop: str, device: str | None = None, known: bool = True) -> None:
+        """`known`: the shop exists. Failures for ids that are no shop count per address only, under
+        one key, so random shop ids cannot fill the table; a full table drops what has expired,
+        then per-address entries, never a shop's own count (clearing it would unlock the shop)."""
         now = time.monotonic()
-        if len(self.fails) > 50_000:
-            self.fails.clear()
-        for key, _ in self._limits(address, shop, device):
+        if len(self.fails) > self.MAX_KEYS:
+            self._prune(now)
+        limits = self._limits(address, shop, device) if known else ((f"a:{address}:?", MAX_FAILS_PER_ADDRESS),)
+        for key, _ in limits:
             self.fails.setdefault(key, []).append(now)
+
+    def _prune(self, now: float) -> None:
+        for key in list(self.fails):
+            self._recent(key, now)
+        if len(self.fails) > self.MAX_KEYS:
+            oldest = sorted((times[-1], key) for key, times in self.fails.items() if key.startswith(("a:", "d:")))
+            for _, key in oldest[:len(self.fails) - self.MAX_KEYS // 2]:
+                del self.fails[key]
 
     def success(self, address: str, shop: str, device: str | None = None) -> None:
         for key, _ in self._limits(address, shop, device)[:1]:
@@ -605,10 +634,14 @@ def _page(request: Request, template: str, locale: str, status: int = 200, remem
 
 async def _read_form(request: Request, limit: int = 4096) -> dict[str, str]:
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ValueError("form too large")
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):  # a stalled sign-in form must not hold its connection
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise ValueError("form too large")
+    except TimeoutError:
+        raise ValueError("form not received in time") from None
     fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10)
     return {k: v[0] for k, v in fields.items()}
 
@@ -643,7 +676,7 @@ async def login(request: Request) -> Response:
                      shop_id=shop_id)
     shop = await request.app.state.shops.get(shop_id) if SHOP_ID.match(shop_id) else None
     if shop is None or not key or not shop.check_key(key):
-        attempts.fail(address, shop_id, device)
+        attempts.fail(address, shop_id, device, known=shop is not None)
         await asyncio.sleep(FAIL_DELAY)
         return _page(request, "login.html", locale, status=401, error=t("wrong_key"), notice=None, shop_id=shop_id)
     attempts.success(address, shop.id, device)
@@ -682,6 +715,8 @@ async def logout(request: Request) -> Response:
     if session is not None and (not _same_origin(request)
                                 or not hmac.compare_digest(form.get("csrf", ""), session.csrf)):
         return Response("Forbidden", status_code=403, headers=SECURITY_HEADERS, media_type="text/plain")
+    if session is not None:
+        await request.app.state.db.write(_revoke, session.csrf, time.time())
     response = RedirectResponse("/dashboard/login", status_code=303, headers=SECURITY_HEADERS)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response
@@ -712,10 +747,13 @@ def _parse_day(value: str | None) -> dt.date | None:
     try:
         m = _DAY_FIRST.match(text)
         if m:
-            return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-        return dt.date.fromisoformat(text[:10])
+            day = dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        else:
+            day = dt.date.fromisoformat(text[:10])
     except ValueError:
         return None
+    # Outside the report's dates (year 1, 9999: overflowing day arithmetic) counts as unusable.
+    return day if FIRST_DATE <= day <= LAST_DATE else None
 
 
 def period_of(params: Any, today: dt.date) -> Period:
@@ -725,7 +763,8 @@ def period_of(params: Any, today: dt.date) -> Period:
 
     raw_days = (params.get("days") or "").strip()
     if raw_days:
-        if not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_DAYS:
+        # isdigit() alone lets "²" and 5,000-digit numbers through to int(), which raises.
+        if not (raw_days.isascii() and raw_days.isdigit() and len(raw_days) <= 4) or not 1 <= int(raw_days) <= MAX_DAYS:
             return default(True)
         n = int(raw_days)
         return Period(today - dt.timedelta(days=n - 1), today, n if n in PRESETS else None, False)
@@ -736,7 +775,7 @@ def period_of(params: Any, today: dt.date) -> Period:
     if (raw_from and start is None) or (raw_to and end is None):
         return default(True)
     end = end or today
-    start = start or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+    start = start or max(FIRST_DATE, end - dt.timedelta(days=DEFAULT_DAYS - 1))
     if start > end:
         start, end = end, start
     if (end - start).days >= MAX_DAYS:

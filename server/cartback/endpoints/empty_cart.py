@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ..errors import bad_request
-from ..http import allow_origin, is_bot_agent, query_params, scope_headers, send_response
+from ..http import allow_origin, client_address, is_bot_agent, query_params, scope_headers, send_response
 from ..i18n import pick_locale
 from ..report import holdout_share
 from ..shops import require_merchant_headers
@@ -65,13 +65,15 @@ class EmptyCart:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state
         headers = scope_headers(scope)
+        address = client_address(scope)
+        state.address_limiter.check(address)
         params = query_params(scope)
         shops = state.shops
         shop = shops.fresh(params.get("shop")) or await shops.require(params.get("shop"))
         answer_headers = {**allow_origin(scope, headers, shop), "cache-control": "no-store"}
         # A merchant's back end (the demo's simulated quarter) may place the render in the past.
         ts = time.time()
-        trusted = "authorization" in headers and bool(await require_merchant_headers(shops, headers, shop.id))
+        trusted = "authorization" in headers and bool(await require_merchant_headers(shops, headers, shop.id, address))
         if trusted and params.get("ts"):
             try:
                 ts = float(params["ts"])

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ..errors import bad_request
-from ..http import allow_origin, is_bot_agent, receive_body, scope_headers, send_json
+from ..http import allow_origin, client_address, is_bot_agent, receive_body, scope_headers, send_json
 from ..ingest import apply_events
 from ..shops import require_merchant_headers
 from ..validation import decode_json, parse_batch
@@ -25,7 +25,10 @@ class PostEvents:
         state = scope["app"].state
         settings = state.settings
         headers = scope_headers(scope)
-        payload = decode_json(await receive_body(headers, receive, settings.max_body_bytes))
+        address = client_address(scope)
+        # Per address, before any work: the per-visitor limit below is skipped by sending no token.
+        state.address_limiter.check(address)
+        payload = decode_json(await receive_body(headers, receive, settings.max_body_bytes, settings.body_timeout))
         if not isinstance(payload, dict):
             raise bad_request("body", "must be a JSON object with shop, vid and events")
         shops = state.shops
@@ -33,7 +36,7 @@ class PostEvents:
         cors = allow_origin(scope, headers, shop)
         # A merchant's own back end may send events too (purchases confirmed server-side, backfills):
         # with the shop's API key its event timestamps are trusted.
-        trusted = "authorization" in headers and bool(await require_merchant_headers(shops, headers, shop.id))
+        trusted = "authorization" in headers and bool(await require_merchant_headers(shops, headers, shop.id, address))
         batch = parse_batch(payload, shop, settings.max_events_per_request)
 
         tokens = state.tokens
@@ -56,6 +59,11 @@ class PostEvents:
             applied = await state.db.write(apply_events, shop.id, vid, batch.events, time.time(), new_visitor,
                                            trusted)
             body["accepted"] = applied.accepted
+            confirmer = state.confirmer
+            if confirmer is not None:
+                for event in batch.events:
+                    if event.product is not None and event.product.url is not None:
+                        confirmer.reported(shop.id, event.product.id, event.product.url)
             if applied.duplicates:
                 body["duplicates"] = applied.duplicates
         await send_json(send, body, cors)

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from ..errors import bad_request
 from ..http import read_body
-from ..shops import require_merchant, update_settings
+from ..shops import require_merchant, update_settings, validate_settings
 from ..validation import decode_json
 
 
@@ -21,9 +21,11 @@ async def settings(request: Request) -> Response:
     shop = await require_merchant(request, request.path_params["shop"])
     if request.method == "GET":
         return JSONResponse(_public(shop))
-    changes = decode_json(await read_body(request, request.app.state.settings.max_body_bytes))
+    changes = decode_json(await read_body(request, request.app.state.settings.max_body_bytes), "settings")
     if not isinstance(changes, dict):
         raise bad_request("body", "must be a JSON object of settings to change")
+    # Refused here, not in the writer: an error there rolls back the group commit it shares.
+    validate_settings(changes)
     updated = await request.app.state.db.write(update_settings, shop.id, changes)
     request.app.state.invalidate_shop(shop.id)
     return JSONResponse(_public(updated))
