@@ -14,10 +14,8 @@ export const watchBlock = block => {
   observer.observe(block);
   block.addEventListener('click', quiet(e => {
     const card = e.target.closest('[data-cartback-product]'), section = card && card.closest('[data-section]');
-    if (card) {
-      track({ type: 'click', block: id, id: card.dataset.cartbackProduct, section: section && section.dataset.section });
-      // The click usually navigates: only a beacon is sure to arrive.
-      beacon();
-    }
+    // The click usually navigates: only a beacon is sure to arrive.
+    card && beacon(track({ type: 'click', block: id, id: card.dataset.cartbackProduct,
+      section: section && section.dataset.section }));
   }));
 };

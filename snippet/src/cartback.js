@@ -62,7 +62,8 @@ try {
 
     const verbs = {
       // One bad item drops the call: sending the rest would tell the server the wrong cart.
-      cart: items => (items = (items || []).map(i => ({ id: idOf(i), qty: +i.qty || 1 })))
+      // The lines keep what else they carry (variant, price): the restore button needs the variant.
+      cart: items => (items = (items || []).map(i => assign({}, i.id && i, { id: idOf(i), qty: +i.qty || 1 })))
         .every(i => validId(i.id)) && track({ type: 'cart', items }),
       purchase: order => validId(idOf(order && order.order_id)) && track(assign({ type: 'purchase' }, order)),
       render,
@@ -84,10 +85,7 @@ try {
         api.a = registered;
       },
       // From restore.js: what went back in the cart. By beacon: a reload may follow at once.
-      restore: (block, items) => {
-        track({ type: 'restore', block, items });
-        beacon();
-      },
+      restore: (block, items) => beacon(track({ type: 'restore', block, items })),
     };
 
     // No consent gate here: every verb ends in track() or a block request, which check it.

@@ -215,9 +215,6 @@ def test_a_catalog_keyed_by_variant_gets_variant_ids(shop, page, traffic, page_e
     assert not page_errors
 
 
-# Strict: once the core sends cart lines' variant and price (as the interface says), this passes and
-# the marker must go.
-@pytest.mark.xfail(strict=True, reason="the snippet core's cart verb drops the lines' variant and price")
 def test_a_cart_filled_before_the_adapter_looked_comes_back_with_its_variant(shop, page, traffic, page_errors):
     """A classic theme's form post (a page load), or a cart from an earlier visit: the adapter's
     first look at /cart.js sees the line already there, so only the `cart` event carries its
