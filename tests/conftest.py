@@ -133,7 +133,9 @@ _shop_numbers = itertools.count(1)
 
 def add_shop(db_path: Path, origins: list[str], selector: str | None = None, locale: str = "tr",
              currency: str = "TRY", settings: dict | None = None, shop_id: str | None = None) -> Shop:
-    shop_id = shop_id or f"shop{os.getpid()}-{next(_shop_numbers)}"
+    # A random part too: pytest may load this file twice (as `conftest` and `tests.conftest`), each
+    # with its own counter, and both write to the session's one server.
+    shop_id = shop_id or f"shop{os.getpid()}-{next(_shop_numbers)}-{os.urandom(3).hex()}"
     conn = connect_sync(str(db_path))
     try:
         key = transaction(conn, create_shop, shop_id, origins, selector, locale, currency, settings)

@@ -67,7 +67,7 @@ def check(r) -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_shop(cartback_server):
-    from conftest import add_shop, put_products
+    from tests.conftest import add_shop, put_products
 
     shop = add_shop(cartback_server.db_path, ["http://shop.test"], settings={"holdout_share": 0})
     put_products(cartback_server.db_path, shop.id, [{"id": "p1", "name": "Bal", "price": 10,
@@ -143,7 +143,7 @@ def test_fuzz_settings(api, fuzz_shop):
 
 
 def test_fuzz_catalog(api, cartback_server):
-    from conftest import add_shop
+    from tests.conftest import add_shop
 
     shop = add_shop(cartback_server.db_path, ["http://shop.test"])
     row = st.dictionaries(st.sampled_from(["id", "name", "price", "currency", "url", "image", "category",

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from conftest import ServerProcess, add_shop
+from tests.conftest import ServerProcess, add_shop
 
 POISON = [
     # (body, the field the answer must name)

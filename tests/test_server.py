@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from conftest import ServerProcess, add_shop
+from tests.conftest import ServerProcess, add_shop
 
 
 @pytest.fixture
