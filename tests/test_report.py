@@ -581,8 +581,7 @@ def test_restores_count_carts_items_and_the_orders_after_them(api, make_shop, se
     report = cb.report(d, d + timedelta(days=9))
     assert report["restores"] == {"carts": 2, "items": 4, "orders": 1, "revenue": 400.0}
     assert report["totals"]["orders"] == 3
-    rows = list(csv.DictReader(io.StringIO(cb.api.get(f"/v1/shops/{shop.id}/report", params={
-        "from": str(d), "to": str(d + timedelta(days=9)), "format": "csv"}, headers=cb.auth).text)))
+    rows = list(csv.DictReader(io.StringIO(cb.report_response(d, d + timedelta(days=9), format="csv").text)))
     row = [r for r in rows if r["scope"] == "restores"][0]
     assert (row["restored_carts"], row["restored_items"], row["total_orders"], row["total_revenue"]) == \
         ("2", "4", "1", "400.00")
