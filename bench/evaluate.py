@@ -113,7 +113,7 @@ def load_diginetica(data: Path) -> tuple[list[Session], list[Session]]:
         for n, line in enumerate(f):
             sid, _, item, timeframe, day = line.rstrip("\n").split(";")
             # eventdate is the session's day; timeframe is milliseconds since the session started.
-            start = datetime.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc).timestamp()
+            start = datetime.datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=datetime.UTC).timestamp()
             sessions[int(sid)].append((start + int(timeframe) / 1000.0, n, item))
     ids = sorted(sessions)
     cut = int(len(ids) * 0.8)

@@ -8,7 +8,12 @@ a restart. Bounded: N views in batches of 100 from one address, then one restart
 Prints the server's RSS before and after, the browser products, learned-neighbour rows and file
 size left, and the first event and block times after a restart (bench/README.md has the figures).
 """
-import os, sqlite3, subprocess, sys, time, random
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
 import httpx
 
 code = sys.argv[1]          # server dir (PYTHONPATH)

@@ -107,11 +107,10 @@ class Measurement:
 def serve_child(db_path: str, port: int) -> None:
     """Runs in the child process: the real app plus /__bare, under uvicorn with uvloop + httptools."""
     import uvicorn
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-
     from cartback.app import create_app
     from cartback.config import Settings
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
 
     async def bare(request):
         return PlainTextResponse("ok")
@@ -152,7 +151,7 @@ class Server:
         self.port = _free_port()
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--serve-child", str(self.db_path), str(self.port)],

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from cartback.db import connect_sync, transaction
 from cartback.shops import create_shop
 
@@ -58,7 +57,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cartback", "serve", "--host", "127.0.0.1", "--port", str(self.port),

@@ -236,8 +236,9 @@ def test_forged_expired_and_foreign_tokens_get_a_fresh_visitor(api, make_shop, c
 
 
 def test_bots_are_not_tracked(tmp_path):
-    from tests.conftest import ServerProcess, add_shop
     import httpx
+
+    from tests.conftest import ServerProcess, add_shop
 
     server = ServerProcess(tmp_path / "bots.db").start()
     try:
@@ -253,8 +254,9 @@ def test_bots_are_not_tracked(tmp_path):
 
 
 def test_rate_limit_answers_429_per_visitor(tmp_path):
-    from tests.conftest import ServerProcess, add_shop
     import httpx
+
+    from tests.conftest import ServerProcess, add_shop
 
     server = ServerProcess(tmp_path / "rl.db", "--rate-limit", "5").start()
     try:

@@ -13,7 +13,6 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-
 from cartback import catalog
 from cartback.catalog import CatalogError, ImportResult, ProgressBar, cli_import, import_stream
 from cartback.db import connect_sync, transaction
@@ -384,7 +383,7 @@ def test_rejections_are_counted_all_and_listed_up_to_the_cap(conn):
 
 
 def test_bad_encoding_rejects_the_line(conn):
-    data = "id,name\n1,Bal\n".encode() + "2,Çiçek\n".encode("cp1254") + "3,Petek\n".encode()
+    data = b"id,name\n1,Bal\n" + "2,Çiçek\n".encode("cp1254") + b"3,Petek\n"
     result = run(conn, data)
     assert result.created == 2
     [rej] = result.rejections

@@ -161,7 +161,7 @@ def _raw_request(server, head: bytes, chunks=(), read_timeout: float = 30) -> by
                 if not part:
                     break
                 data += part
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
         return data
 

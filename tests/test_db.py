@@ -9,9 +9,9 @@ import time
 
 import httpx
 import pytest
-
 from cartback.db import Database, connect_sync
 from cartback.migrations import STEPS, migrate
+
 from tests.conftest import ServerProcess, add_shop
 
 

@@ -10,7 +10,6 @@ import re
 
 import httpx
 import pytest
-
 from cartback import demo
 from cartback.db import connect_sync
 from cartback.shops import SELECTOR_PRESETS, get_shop

@@ -395,7 +395,7 @@ def shop_site():
                                                            "availability": "https://schema.org/InStock"}})
 
     class Pages(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the stdlib's name
+        def do_GET(self):
             sku = self.path.rsplit("/", 1)[-1]
             filler = b" " * (2 * 1024 * 1024) if sku == "big" else b""
             body = (b"<html><head>" + filler + b'<script type="application/ld+json">'

@@ -11,9 +11,8 @@ import json
 import socket
 
 import pytest
-from starlette.responses import HTMLResponse, JSONResponse, Response
-
 from cartback.http import query_params, scope_headers, send_json, send_response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 ORIGIN = "http://shop.test"
 
@@ -285,11 +284,10 @@ def test_hot_routes_answer_errors_like_the_app_and_leave_everything_else_to_it()
 ])
 def test_the_snippet_handler_answers_as_the_starlette_route(headers):
     # /snippet.js is dispatched by HotRoutes to a raw handler; the router's Route stays for the rest.
-    from starlette.requests import Request
-
     from cartback.config import Settings
     from cartback.endpoints.assets import snippet, snippet_js, snippet_responses
     from cartback.snippet import Snippet
+    from starlette.requests import Request
 
     class App:
         class state:

@@ -8,13 +8,25 @@ import time
 from datetime import timedelta
 
 import pytest
-
-from tests.test_api_events import product, track
 from cartback.db import connect_sync
 from cartback.privacy import run_retention
 from cartback.stats import in_control_group
-from tests.test_report import (DAY, SECTIONS_NO_SIMILAR, Client, add, at, catalog_rows, click, empty_cart,
-                               impression, purchase, today, view)
+
+from tests.test_api_events import product, track
+from tests.test_report import (
+    DAY,
+    SECTIONS_NO_SIMILAR,
+    Client,
+    add,
+    at,
+    catalog_rows,
+    click,
+    empty_cart,
+    impression,
+    purchase,
+    today,
+    view,
+)
 
 
 def rows_mentioning(db_path, needle: str) -> list[tuple[str, tuple]]:

@@ -10,12 +10,12 @@ import sqlite3
 import time
 
 import pytest
-
 from cartback import recommend, store
 from cartback.db import connect_sync, transaction
 from cartback.ingest import apply_events
 from cartback.shops import create_shop, merged_settings
 from cartback.validation import Event
+
 from tests.conftest import UNIT_SHOP
 
 SHOP = UNIT_SHOP

@@ -48,10 +48,9 @@ def _plain_render(r: Renderer, shop: str, name: str, **variables) -> str:
 
 
 def test_the_block_is_what_jinjas_own_render_gives(tmp_path):
-    from markupsafe import Markup
-
     from cartback import i18n
     from cartback.render import RenderedSection
+    from markupsafe import Markup
 
     r = Renderer()
     p = {"id": "a", "name": "Çam balı <b>", "url": "https://s/a", "image": "https://s/a.jpg", "price": 249.9,

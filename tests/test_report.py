@@ -13,12 +13,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-
 from cartback.report import parse_period
 from cartback.stats import Sample, in_control_group, two_proportions, welch
+
 from tests.conftest import REPO
 from tests.test_api_events import ORIGIN
 
@@ -44,11 +44,11 @@ def catalog_rows() -> list[dict]:
 
 
 def at(day: date, hour: float = 0.0) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() + hour * 3600
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() + hour * 3600
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 class Client:
@@ -497,8 +497,14 @@ def test_default_period_is_the_last_90_days():
 
 
 def test_report_queries_use_indexes(cartback_server):
-    from cartback.report import (_BLOCKS_SQL, _CLICKS_SQL, _COHORT_SQL, _IMPRESSIONS_SQL, _PURCHASES_SQL,
-                               _SEEN_BEFORE_SQL)
+    from cartback.report import (
+        _BLOCKS_SQL,
+        _CLICKS_SQL,
+        _COHORT_SQL,
+        _IMPRESSIONS_SQL,
+        _PURCHASES_SQL,
+        _SEEN_BEFORE_SQL,
+    )
 
     conn = sqlite3.connect(cartback_server.db_path)
     plans = {

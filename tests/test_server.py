@@ -41,7 +41,7 @@ def closed_by_server(sock: socket.socket, within: float) -> bool:
                 return True
     except (ConnectionResetError, BrokenPipeError):
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
 
 

@@ -7,8 +7,8 @@ import sqlite3
 import time
 
 import pytest
-
 from cartback import simulate
+
 from tests.conftest import add_shop, put_products
 
 ORIGIN = "http://sim-shop.test"

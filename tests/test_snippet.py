@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from cartback.app import create_app
 from cartback.config import Settings
 from cartback.snippet import Snippet
+
 from tests.conftest import REPO, add_shop
 
 CORE_BUDGET = 2500

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from cartback.stats import Sample, in_control_group, t_cdf, t_ppf, two_proportions, welch, welch_df
 
 

@@ -6,6 +6,7 @@ from cartback import store
 from cartback.db import transaction
 from cartback.ingest import apply_events
 from cartback.validation import Event
+
 from tests.conftest import UNIT_SHOP
 
 SHOP = UNIT_SHOP

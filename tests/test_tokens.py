@@ -1,5 +1,4 @@
 import pytest
-
 from cartback.tokens import VisitorTokens
 
 

@@ -13,9 +13,10 @@ was in the cart (endpoints/empty_cart.py records the emptied cart).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Callable, NamedTuple, Union
+from typing import Any, NamedTuple, Union
 
 SECTION_KEYS = ("cart", "viewed", "favorites", "similar")
 

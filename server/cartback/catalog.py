@@ -29,17 +29,18 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import json
 import math
 import os
-import functools
 import re
 import sqlite3
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from defusedxml import DefusedXmlException
@@ -364,7 +365,7 @@ class _Lines:
         self.record_start: int | None = None
         self.record_bytes = 0
 
-    def __iter__(self) -> "_Lines":
+    def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:

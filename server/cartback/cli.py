@@ -9,9 +9,9 @@ import runpy
 import sys
 
 from .config import REPO_ROOT, Settings
-from .shops import ID_FIELDS, PLATFORMS
 from .db import connect_sync, transaction
 from .errors import ApiError
+from .shops import ID_FIELDS, PLATFORMS
 
 DEFAULT_DB = "cartback.db"
 

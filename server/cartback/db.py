@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
 import queue
 import sqlite3
 import threading
-from typing import Any, Callable, Sequence, TypeVar
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import aiosqlite
 

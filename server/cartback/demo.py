@@ -27,14 +27,14 @@ import socket
 import sqlite3
 import sys
 import time
-from pathlib import Path
-from email.policy import default as email_policy
+from collections.abc import Iterable
 from email.parser import BytesParser
-from typing import Any, Iterable
+from email.policy import default as email_policy
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import uvicorn
-
 from babel.numbers import format_decimal
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException

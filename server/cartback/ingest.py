@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 
 import orjson
-from dataclasses import dataclass
 
 from . import caps, recommend
 from .db import on_rollback

@@ -46,13 +46,23 @@ import re
 import secrets
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from .report import (DAY, Prices, attribution_days, compute_raw, daily_rows, day_of, day_text, order_total,
-                     purchase_items, rolled_days)
 from .ingest import memo
 from .recommend import model_of
+from .report import (
+    DAY,
+    Prices,
+    attribution_days,
+    compute_raw,
+    daily_rows,
+    day_of,
+    day_text,
+    order_total,
+    purchase_items,
+    rolled_days,
+)
 from .shops import DEFAULT_SETTINGS, Shop, get_shop
 from .validation import EVENT_TYPES
 
@@ -68,7 +78,7 @@ _TYPE_MARKS = ",".join("?" * len(EVENT_TYPES))
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _other_tables(conn: sqlite3.Connection) -> list[str]:

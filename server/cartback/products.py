@@ -23,7 +23,8 @@ import json
 import threading
 import time
 import uuid
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 COLUMNS = "id, name, price, currency, url, image, category, in_stock, restocked_at, source"
 TTL = 10.0

@@ -43,8 +43,9 @@ import contextlib
 import heapq
 import threading
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from operator import itemgetter
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from .products import CONFIRMED, product_dict, products_of
 

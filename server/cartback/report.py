@@ -28,9 +28,10 @@ import math
 import re
 import sqlite3
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from .errors import ApiError, bad_request
 from .shops import DEFAULT_SETTINGS, HOLDOUT_CHANGED, Shop, get_shop
@@ -101,7 +102,7 @@ def day_text(n: int) -> str:
 
 
 def today_utc() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def _parse_date(value: Any, name: str) -> date | None:
@@ -585,7 +586,7 @@ def _group_dict(h: dict[str, float]) -> dict[str, Any]:
 def _iso_time(ts: Any) -> str | None:
     if not isinstance(ts, (int, float)) or not math.isfinite(ts):
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def _money_comparison(comparison: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,9 @@ import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -290,7 +291,7 @@ def _restore_template(value: Any) -> bool:
         return False
     # The snippet fetches it from the shop's page with the visitor's cookies: a path on the shop, or
     # an http(s) URL (checked against the page's origin by the browser's CORS rules).
-    return value.startswith("/") and not value.startswith("//") or normalize_origin(value) is not None
+    return (value.startswith("/") and not value.startswith("//")) or normalize_origin(value) is not None
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

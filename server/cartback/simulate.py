@@ -30,8 +30,8 @@ connections from worker threads. `--simulate 30000` gives the case's scale (35,0
 from __future__ import annotations
 
 import argparse
-import html as htmlmod
 import concurrent.futures
+import html as htmlmod
 import json
 import math
 import multiprocessing
@@ -40,9 +40,10 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 

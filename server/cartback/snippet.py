@@ -28,11 +28,11 @@ class Snippet:
         return self.etag.strip('"')[:12]
 
     @classmethod
-    def load(cls, path: Path) -> "Snippet":
+    def load(cls, path: Path) -> Snippet:
         return cls.of(path.read_bytes())
 
     @classmethod
-    def of(cls, plain: bytes) -> "Snippet":
+    def of(cls, plain: bytes) -> Snippet:
         gzipped = gzip.compress(plain, compresslevel=9, mtime=0)
         etag = '"' + hashlib.sha256(plain).hexdigest()[:20] + '"'
         return cls(plain, gzipped, etag)

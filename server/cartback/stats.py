@@ -188,7 +188,7 @@ class Sample:
         return max(0.0, (self.total_sq - self.total * self.total / self.n) / (self.n - 1))
 
     @classmethod
-    def of(cls, values: list[float]) -> "Sample":
+    def of(cls, values: list[float]) -> Sample:
         return cls(len(values), math.fsum(values), math.fsum(v * v for v in values))
 
 

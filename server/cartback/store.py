@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from operator import itemgetter
-from typing import Any, Sequence
+from typing import Any
 
 from . import recommend
 from .block import HistoryItem, Section, build_sections

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests.browser.conftest import render_page
@@ -56,8 +57,8 @@ class Request:
 
 @dataclass
 class Site:
-    api: Callable[["Site", Request], tuple | None]
-    page_state: Callable[["Site"], Any] = lambda site: None
+    api: Callable[[Site, Request], tuple | None]
+    page_state: Callable[[Site], Any] = lambda site: None
     cart: Any = None
     extra: dict = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
@@ -115,10 +116,10 @@ def _handler(site: Site):
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._serve("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._serve("POST")
 
         def log_message(self, *args) -> None:

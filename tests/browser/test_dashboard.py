@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-
 from cartback import simulate
+
 from tests.conftest import REPO, add_shop, put_products
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -87,7 +87,7 @@ def check_cards(page, rep: dict, decimal: str = ".") -> None:
 
 
 def today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ import re
 
 import httpx
 import pytest
-
 from cartback.i18n import TEXTS
+
 from tests.conftest import REPO, Demo
 
 CATALOG = [json.loads(line) for line in (REPO / "demo_site" / "catalog.jsonl").read_text("utf-8").splitlines()

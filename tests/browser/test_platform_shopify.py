@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from tests.browser.platform_site import PlatformSite, Site
-from tests.browser.platform_site import Flow
+from tests.browser.platform_site import Flow, PlatformSite, Site
 
 # product id -> (variant id, name, price in cents)
 PRODUCTS = {"1001": (5001, "Çam Balı", 24990), "1002": (5002, "Kestane Balı", 31990),

@@ -8,7 +8,6 @@ import json
 import time
 
 
-
 def visitor_of(token: str) -> str:
     # `<vid>.<timestamp>.<signature>`: the server re-signs on every answer, the visitor stays.
     return token.split(".")[0]

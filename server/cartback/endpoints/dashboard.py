@@ -34,9 +34,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..config import asset_dir
+from ..http import BODY_TIMEOUT
 from ..i18n import BABEL_LOCALES
 from ..render import BUILTIN_TEMPLATES, format_price
-from ..http import BODY_TIMEOUT
 from ..report import FIRST_DATE, LAST_DATE
 from ..shops import SHOP_ID, Shop
 
@@ -982,7 +982,7 @@ async def dashboard(request: Request) -> Response:
     shop = session.shop
     locale, remember = _locale(request, shop)
     t = _t(locale)
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     period = period_of(request.query_params, today)
     try:
         report = await load_report(request, shop, period)
@@ -994,7 +994,7 @@ async def dashboard(request: Request) -> Response:
     context: dict[str, Any] = {
         "shop": shop, "csrf": session.csrf, "period": period, "fmt": fmt, "window": window, "report": report,
         "today": today, "presets": [{"n": n, "active": period.preset == n} for n in PRESETS],
-        "generated": fmt.date(today, "d MMMM y") + " " + dt.datetime.now(dt.timezone.utc).strftime("%H:%M"),
+        "generated": fmt.date(today, "d MMMM y") + " " + dt.datetime.now(dt.UTC).strftime("%H:%M"),
     }
     context["preview_url"], context["preview_label"] = _demo_link(request, shop)
     if report is not None:
@@ -1059,7 +1059,7 @@ async def export_csv(request: Request) -> Response:
         return RedirectResponse("/dashboard/login", status_code=303, headers=SECURITY_HEADERS)
     from ..report import daily_csv, report_csv
 
-    period = period_of(request.query_params, dt.datetime.now(dt.timezone.utc).date())
+    period = period_of(request.query_params, dt.datetime.now(dt.UTC).date())
     report = await load_report(request, session.shop, period)
     daily = request.query_params.get("table") == "daily"
     name = f"cartback-{report['shop']}-{report['from']}-{report['to']}{'-daily' if daily else ''}.csv"

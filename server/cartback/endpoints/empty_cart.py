@@ -24,11 +24,11 @@ from starlette.types import Receive, Scope, Send
 from ..errors import bad_request
 from ..http import allow_origin, client_address, is_bot_agent, query_params, scope_headers, send_response
 from ..i18n import pick_locale
+from ..ingest import empty_cart as record_empty_cart
+from ..renders import record_blocks
 from ..report import holdout_share
 from ..shops import require_merchant_headers
 from ..stats import in_control_group
-from ..renders import record_blocks
-from ..ingest import empty_cart as record_empty_cart
 from ..store import compute_block
 
 
