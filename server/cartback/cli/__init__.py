@@ -8,10 +8,10 @@ import os
 import runpy
 import sys
 
-from .config import REPO_ROOT, Settings
-from .db import connect_sync, transaction
-from .errors import ApiError
-from .shops import ID_FIELDS, PLATFORMS
+from ..config import REPO_ROOT, Settings
+from ..db import connect_sync, transaction
+from ..errors import ApiError
+from ..shops import ID_FIELDS, PLATFORMS
 
 DEFAULT_DB = "cartback.db"
 
@@ -31,8 +31,8 @@ def _existing(path: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .app import create_app
-    from .server import run
+    from ..app import create_app
+    from ..server import run
 
     settings = Settings(db_path=args.db, host=args.host, port=args.port, templates_dir=args.templates,
                         count_bots=args.count_bots, rate_limit_per_minute=args.rate_limit,
@@ -48,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _shop_add(args: argparse.Namespace) -> int:
-    from .shops import create_shop
+    from ..shops import create_shop
 
     conn = connect_sync(args.db)
     settings = {"platform": args.platform} if args.platform else {}
@@ -61,7 +61,7 @@ def _shop_add(args: argparse.Namespace) -> int:
 
 
 def _shop_key(args: argparse.Namespace) -> int:
-    from .shops import rotate_key
+    from ..shops import rotate_key
 
     if not args.rotate:
         # Only a hash is stored: nobody, the server included, can show the key again.
@@ -75,7 +75,7 @@ def _shop_key(args: argparse.Namespace) -> int:
 
 
 def _shop_set(args: argparse.Namespace) -> int:
-    from .shops import update_settings
+    from ..shops import update_settings
 
     changes = {}
     for pair in args.settings:
@@ -92,13 +92,13 @@ def _shop_set(args: argparse.Namespace) -> int:
 
 
 def _catalog_import(args: argparse.Namespace) -> int:
-    from .catalog import cli_import
+    from ..catalog import cli_import
 
     return cli_import(_existing(args.db), args.shop, args.file, args.format, args.full)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import cli_report
+    from ..report import cli_report
 
     _existing(args.db)
     return cli_report(args)
@@ -107,7 +107,7 @@ def _report(args: argparse.Namespace) -> int:
 def _forward(target: str):
     def run(args: argparse.Namespace) -> int:
         if target == "demo":
-            from .demo import main as demo_main
+            from ..demo import main as demo_main
 
             return demo_main(args.rest)
         script = REPO_ROOT / "bench" / "evaluate.py"
