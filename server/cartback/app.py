@@ -14,7 +14,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import caps
 from .config import Settings
@@ -23,7 +22,7 @@ from .endpoints import assets, catalog, dashboard, empty_cart, events, health, s
 from .endpoints import report as report_endpoints
 from .endpoints import visitors as visitor_endpoints
 from .errors import ApiError, api_error_handler
-from .http import AddressLimiter, RateLimiter, client_address
+from .http import AddressLimiter, RateLimiter
 from .privacy import retention_loop
 from .render import Renderer
 from .renders import RenderLog
@@ -66,78 +65,15 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _internal_error()
-
-
-class HotRoutes:
-    """Sends POST /v1/events, GET /v1/empty-cart and GET or HEAD /snippet.js straight to their
-    handlers, ahead of Starlette's middleware and router (a wrapper per send and a regex match per
-    route before theirs: ~20 µs of a ~330 µs tracking call). Their ApiErrors get the same JSON
-    answer, CORS headers included, as the app's handler gives, and other exceptions the same 500;
-    every other method or path goes through Starlette as before (405s, HEAD of the others)."""
-
-    def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], ASGIApp]) -> None:
-        self.app = app
-        self.routes = routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            root = scope.get("root_path", "")
-            if root and path.startswith(root):
-                path = path[len(root):]
-            if path == "/v1/config":
-                # Public and uncached by curl: counted per address like the other browser calls.
-                try:
-                    scope["app"].state.address_limiter.check(client_address(scope))
-                except ApiError as exc:
-                    return await exc.to_response()(scope, receive, send)
-            handler = self.routes.get((scope["method"], path))
-            if handler is not None:
-                try:
-                    await handler(scope, receive, send)
-                except ApiError as exc:
-                    await exc.to_response(scope.get("state", {}).get("cors_headers"))(scope, receive, send)
-                except ClientDisconnect:
-                    _client_left(scope, path)
-                except Exception:
-                    # What ServerErrorMiddleware and `server_error` do for the rest of the app: log,
-                    # answer 500 unless an answer has started, re-raise for the server's own log.
-                    log.exception("unhandled error on %s %s", scope["method"], path)
-                    try:
-                        await _internal_error()(scope, receive, send)
-                    except RuntimeError:  # uvicorn refuses a second start: the answer had begun
-                        pass
-                    raise
-                return
-        await self.app(scope, receive, send)
-
-
-def _client_left(scope: Scope, path: str) -> None:
-    # Browsers abort beacons on page unload: nobody to answer, nothing went wrong on our side.
-    client = scope.get("client") or ("?", 0)
-    log.warning("client %s left before sending the whole body of %s %s", client[0], scope["method"], path)
-
-
-async def client_disconnect(request: Request, exc: Exception) -> Response:
-    _client_left(request.scope, request.url.path)
-    return Response(status_code=400)  # never sent: the client is gone
-
-
-def _internal_error() -> Response:
     return JSONResponse({"error": {"code": "internal", "message": "internal error; see the server log"}},
                         status_code=500)
 
 
-class _Cartback(Starlette):
-    """Starlette with `HotRoutes` outermost, ahead of ServerErrorMiddleware too: its wrapper of
-    every `send` and its frame are a few µs of each hot call, and HotRoutes answers the hot
-    handlers' errors itself (above)."""
-
-    hot_routes: dict[tuple[str, str], ASGIApp] = {}
-
-    def build_middleware_stack(self) -> ASGIApp:
-        return HotRoutes(super().build_middleware_stack(), self.hot_routes)
+async def client_disconnect(request: Request, exc: Exception) -> Response:
+    # Browsers abort beacons on page unload: nobody to answer, nothing went wrong on our side.
+    client = request.client.host if request.client else "?"
+    log.warning("client %s left before sending the whole body of %s %s", client, request.method, request.url.path)
+    return Response(status_code=400)  # never sent: the client is gone
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -172,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.close()
 
     asset_routes = assets.routes(settings)
-    app = _Cartback(
+    app = Starlette(
         routes=[
             # The three hot routes first (/snippet.js, then the tracking calls and the block):
             # Starlette tries routes in order, a regex match each.
@@ -193,8 +129,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
                             Exception: server_error},
         lifespan=lifespan,
     )
-    app.hot_routes = {("POST", "/v1/events"): events.post_events, ("GET", "/v1/empty-cart"): empty_cart.empty_cart,
-                      ("GET", "/snippet.js"): assets.snippet, ("HEAD", "/snippet.js"): assets.snippet}
     state = app.state
     state.settings = settings
     caps.limits.max_browser_products = settings.max_browser_products

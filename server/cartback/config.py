@@ -46,7 +46,7 @@ class Settings:
     max_visitor_items: int = 1_000
     # Read the shop's product pages to confirm what browsers report (server/cartback/confirm.py).
     confirm_pages: bool = False
-    # Seconds a request body may take to arrive whole (http.receive_body).
+    # Seconds a request body may take to arrive whole (http.read_body).
     body_timeout: float = 15.0
     # Count events from self-declared bots and headless browsers (the project's own browser tests).
     count_bots: bool = False

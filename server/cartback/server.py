@@ -3,7 +3,7 @@
 - A request's headers must arrive within HEADER_TIMEOUT seconds of the connection opening (or of
   the previous answer on a kept-alive connection), however slowly they trickle: uvicorn's own
   keep-alive timer is reset by every byte, so a slowloris client would otherwise hold its socket
-  for ever. Bodies have their own limit (http.receive_body, BODY_TIMEOUT there).
+  for ever. Bodies have their own limit (http.read_body, BODY_TIMEOUT there).
 - At most `max_connections` sockets at once, kept below the process's descriptor limit: past it a
   new connection is closed as soon as it is accepted, so its descriptor comes straight back and
   the server, its database and its log files keep working for everyone already connected.

@@ -11,7 +11,6 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -277,10 +276,9 @@ def validate_settings(changes: Any) -> dict[str, Any]:
         elif name == "id_field":
             if value not in ID_FIELDS:
                 raise bad_request(where, f"one of {', '.join(ID_FIELDS)}")
-        elif name == "restore_url":
-            if value is not None and not _restore_template(value):
-                raise bad_request(where, "a path such as /cart/add?id={variant}&quantity={qty}, or an http(s) "
-                                         "URL, with {id} or {variant}; at most 500 characters")
+        elif name == "restore_url" and value is not None and not _restore_template(value):
+            raise bad_request(where, "a path such as /cart/add?id={variant}&quantity={qty}, or an http(s) "
+                                     "URL, with {id} or {variant}; at most 500 characters")
     return changes
 
 
@@ -367,22 +365,18 @@ class ShopRegistry:
 
 
 async def require_merchant(request: Request, shop_id: str) -> Shop:
-    """The shop, when the request carries its API key as `Authorization: Bearer <key>`."""
+    """The shop, when the request carries its API key as `Authorization: Bearer <key>`.
+
+    Wrong keys are counted per client address (`shops.key_failures`, set by the app): past the limit
+    the address gets 429 for the rest of the minute, right key or not, so keys cannot be guessed at speed."""
     from .http import client_address
 
-    return await require_merchant_headers(request.app.state.shops, request.headers, shop_id,
-                                          client_address(request.scope))
-
-
-async def require_merchant_headers(shops: ShopRegistry, headers: Mapping[str, str], shop_id: str,
-                                   address: str | None = None) -> Shop:
-    """`require_merchant` for raw ASGI handlers: `headers` maps lowercase names to values.
-
-    Wrong keys are counted per `address` (`shops.key_failures`, set by the app): past the limit the
-    address gets 429 for the rest of the minute, right key or not, so keys cannot be guessed at speed."""
+    shops: ShopRegistry = request.app.state.shops
+    headers = request.headers
+    address = client_address(request.scope)
     shop = await shops.require(shop_id)
     guard = getattr(shops, "key_failures", None)
-    if guard is not None and address is not None and guard.blocked(address):
+    if guard is not None and guard.blocked(address):
         guard.refuse()
     auth = headers.get("authorization", "")
     scheme, _, key = auth.partition(" ")
@@ -390,7 +384,7 @@ async def require_merchant_headers(shops: ShopRegistry, headers: Mapping[str, st
         raise ApiError(401, "unauthorized", "authorization: send 'Authorization: Bearer <shop api key>'",
                        "authorization")
     if not shop.check_key(key.strip()):
-        if guard is not None and address is not None:
+        if guard is not None:
             guard.count(address)
         raise ApiError(403, "forbidden", "authorization: this API key is not valid for this shop", "authorization")
     return shop

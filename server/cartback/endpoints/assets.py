@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
 
 from .. import __version__
 from ..config import Settings
 from ..errors import ApiError
-
-
-class _Prepared(Response):
-    """A response whose status, headers and body were all computed once, at start-up."""
-
-    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        self.status_code = status_code
-        self.raw_headers = raw_headers
-        self.body = body
-        self.background = None
-
+from ..http import client_address
+from ..snippet import Snippet
 
 # The core's URL is pasted into shops' pages and never changes: short enough that a new version
 # reaches shops within minutes; the ETag makes rechecks cheap.
@@ -30,27 +20,24 @@ SHORT_CACHE = "public, max-age=300, stale-while-revalidate=86400"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def snippet_responses(snippet, cache_control: str = SHORT_CACHE) -> dict[str, _Prepared]:
+def snippet_responses(snippet: Snippet, cache_control: str = SHORT_CACHE) -> dict[str, Response]:
+    """The three answers a built file can get, made once at start-up: a Response holds no
+    per-request state, so one instance answers every request."""
     common = {
         "etag": snippet.etag,
         "cache-control": cache_control,
         "vary": "Accept-Encoding",
         "access-control-allow-origin": "*",
     }
-
-    def raw(extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
-        return [(k.encode(), v.encode()) for k, v in {**common, **extra}.items()]
-
     js = "application/javascript; charset=utf-8"
     return {
-        "gzip": _Prepared(200, raw({"content-type": js, "content-encoding": "gzip",
-                                    "content-length": str(len(snippet.gzipped))}), snippet.gzipped),
-        "plain": _Prepared(200, raw({"content-type": js, "content-length": str(len(snippet.plain))}), snippet.plain),
-        "not_modified": _Prepared(304, raw({}), b""),
+        "gzip": Response(snippet.gzipped, headers={**common, "content-encoding": "gzip"}, media_type=js),
+        "plain": Response(snippet.plain, headers=common, media_type=js),
+        "not_modified": Response(status_code=304, headers=common),
     }
 
 
-def _pick(prepared: dict[str, _Prepared], etag: str, if_none_match: str | None, accept_encoding: str) -> _Prepared:
+def _pick(prepared: dict[str, Response], etag: str, if_none_match: str | None, accept_encoding: str) -> Response:
     if if_none_match == etag:
         return prepared["not_modified"]
     return prepared["gzip" if "gzip" in accept_encoding else "plain"]
@@ -60,29 +47,6 @@ async def snippet_js(request: Request) -> Response:
     state = request.app.state
     return _pick(state.snippet_responses, state.snippet.etag, request.headers.get("if-none-match"),
                  request.headers.get("accept-encoding", ""))
-
-
-class SnippetJs:
-    """GET and HEAD /snippet.js as a raw ASGI handler, dispatched by app.HotRoutes: requested on
-    every page view of every shop, and its three possible answers are prepared once, so Starlette's
-    router, Request and Response were most of its cost (bench/README.md)."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope["app"].state
-        if_none_match, accept_encoding = None, None
-        for name, value in scope["headers"]:  # lowercase names (ASGI); the first of repeated ones
-            if name == b"if-none-match":
-                if if_none_match is None:
-                    if_none_match = value.decode("latin-1")
-            elif name == b"accept-encoding":
-                if accept_encoding is None:
-                    accept_encoding = value.decode("latin-1")
-        answer = _pick(state.snippet_responses, state.snippet.etag, if_none_match, accept_encoding or "")
-        await send({"type": "http.response.start", "status": answer.status_code, "headers": answer.raw_headers})
-        await send({"type": "http.response.body", "body": answer.body})
-
-
-snippet = SnippetJs()
 
 
 async def adapter_js(request: Request) -> Response:
@@ -99,7 +63,10 @@ async def adapter_js(request: Request) -> Response:
                  request.headers.get("accept-encoding", ""))
 
 
-def adapter_responses(adapters: dict) -> dict[str, tuple]:
+AdapterResponses = tuple[Snippet, dict[str, Response], dict[str, Response]]
+
+
+def adapter_responses(adapters: dict[str, Snippet]) -> dict[str, AdapterResponses]:
     return {name: (snippet, snippet_responses(snippet, IMMUTABLE), snippet_responses(snippet))
             for name, snippet in adapters.items()}
 
@@ -114,6 +81,8 @@ def adapter_url(request: Request, platform: str | None) -> str | None:
 
 
 async def shop_config(request: Request) -> Response:
+    # Public and uncached by curl: counted per address like the other browser calls.
+    request.app.state.address_limiter.check(client_address(request.scope))
     shop = await request.app.state.shops.require(request.query_params.get("shop"))
     settings = shop.settings
     # .get: shops stored before these settings existed have none of them.
@@ -130,7 +99,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "version": __version__})
 
 
-def routes(settings: Settings) -> list:
+def routes(settings: Settings) -> list[BaseRoute]:
     return [
         Route("/snippet.js", snippet_js, methods=["GET", "HEAD"]),
         Route("/snippet/{name}.js", adapter_js, methods=["GET", "HEAD"]),
