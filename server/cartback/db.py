@@ -35,6 +35,7 @@ from .errors import ApiError
 from .migrations import migrate
 from .products import ProductCache
 from .recommend import Model
+from .serve_lock import ServeLock
 
 T = TypeVar("T")
 
@@ -172,15 +173,18 @@ class Database:
         self._popularity_at = self._flushed_at
         self.model = Model()
         self.products = ProductCache()
+        self._lock = ServeLock(path)
 
     connect_sync = staticmethod(connect_sync)
 
     async def start(self) -> None:
+        self._lock.acquire()  # serve_lock.AlreadyServed when another process serves this file
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._writer, name="cartback-writer", daemon=True)
         self._thread.start()
         await asyncio.get_running_loop().run_in_executor(None, self._ready.wait)
         if self._start_error is not None:
+            self._lock.release()
             raise self._start_error
         for _ in range(self._n_readers):
             conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -228,6 +232,7 @@ class Database:
             self._end_snapshot()
             self._inline.close()
             self._inline = None
+        self._lock.release()
 
     # -- writes -----------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ def _existing(path: str) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     from ..app import create_app
+    from ..serve_lock import AlreadyServed, ServeLock
     from ..server import run
 
     settings = Settings(db_path=args.db, host=args.host, port=args.port, templates_dir=args.templates,
@@ -41,6 +42,11 @@ def _serve(args: argparse.Namespace) -> int:
                         body_timeout=args.body_timeout, max_browser_products=args.max_browser_products,
                         max_visitors=args.max_visitors, max_visitor_items=args.max_visitor_items,
                         confirm_pages=args.confirm_pages)
+    try:
+        ServeLock(args.db).probe()
+    except AlreadyServed as exc:
+        _fail("cartback serve", str(exc))
+        return 2
     print(f"Cartback on http://{args.host}:{args.port}  (database {args.db})", flush=True)
     run(create_app(settings), args.host, args.port, args.log_level, args.trusted_proxy, args.max_connections,
         args.header_timeout)
