@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,11 +34,11 @@ from .tokens import VisitorTokens
 log = logging.getLogger("cartback")
 
 
-def _ensure_secret(conn) -> str:
+def _ensure_secret(conn: sqlite3.Connection) -> str:
     # Generated once and kept in the database, so tokens survive restarts with no configuration.
     row = conn.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
     if row:
-        return row[0]
+        return str(row[0])
     secret = secrets.token_urlsafe(32)
     conn.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (secret,))
     return secret
@@ -160,5 +161,6 @@ class _LazyDb:
     def __init__(self, app: Starlette) -> None:
         self._app = app
 
-    async def fetchone(self, sql: str, params: Any = ()) -> tuple | None:
-        return await self._app.state.db.fetchone(sql, params)
+    async def fetchone(self, sql: str, params: Any = ()) -> tuple[Any, ...] | None:
+        db: Database = self._app.state.db
+        return await db.fetchone(sql, params)

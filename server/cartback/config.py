@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _PACKAGED = Path(__file__).resolve().parent / "_assets"
@@ -17,6 +18,10 @@ def asset_dir(name: str) -> Path:
     return packaged if packaged.is_dir() else REPO_ROOT / name
 
 
+SNIPPET_PATH = asset_dir("snippet") / "dist" / "cartback.js"
+STATIC_DIR = asset_dir("static")
+
+
 @dataclass
 class Settings:
     db_path: str = "cartback.db"
@@ -25,8 +30,8 @@ class Settings:
     # Extra template folder searched before the built-in one (override block.html / card.html by name).
     templates_dir: str | None = None
     # The built core; the platform adapters are the other .js files beside it (snippet/build.mjs).
-    snippet_path: Path = asset_dir("snippet") / "dist" / "cartback.js"
-    static_dir: Path = asset_dir("static")
+    snippet_path: Path = SNIPPET_PATH
+    static_dir: Path = STATIC_DIR
     max_body_bytes: int = 64 * 1024
     max_events_per_request: int = 100
     # Visitor tokens older than this (days since last refresh) are treated as unknown.
@@ -51,4 +56,4 @@ class Settings:
     # Count events from self-declared bots and headless browsers (the project's own browser tests).
     count_bots: bool = False
     readers: int = 2
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)

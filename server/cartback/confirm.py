@@ -56,7 +56,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _products(node: Any, out: list[dict]) -> None:
+def _products(node: Any, out: list[dict[str, Any]]) -> None:
     if isinstance(node, list):
         for item in node:
             _products(item, out)
@@ -71,7 +71,7 @@ def _products(node: Any, out: list[dict]) -> None:
 def read_page(html: bytes, pid: str, page_url: str, shop: Shop) -> dict[str, Any] | None:
     """The details the page's JSON-LD gives for product `pid`, checked like a browser's; None when
     the page does not describe it."""
-    found: list[dict] = []
+    found: list[dict[str, Any]] = []
     for raw in _LD_JSON.findall(html):
         try:
             _products(json.loads(raw.decode("utf-8", "replace")), found)
@@ -87,8 +87,9 @@ def read_page(html: bytes, pid: str, page_url: str, shop: Shop) -> dict[str, Any
         offers = node.get("offers")
         offer = (offers[0] if isinstance(offers, list) and offers else offers) or {}
         offer = offer if isinstance(offer, dict) else {}
+        price: float | None
         try:
-            price = float(offer.get("price", offer.get("lowPrice")))
+            price = float(offer.get("price", offer.get("lowPrice")))  # type: ignore[arg-type]  # any JSON: caught
             price = price if 0 <= price < 1e9 else None
         except (TypeError, ValueError):
             price = None
@@ -113,7 +114,7 @@ class PageConfirmer:
         self.db, self.shops = db, shops
         self.queue: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue(QUEUE)
         self.seen: dict[tuple[str, str], float] = {}
-        self.workers: list[asyncio.Task] = []
+        self.workers: list[asyncio.Task[None]] = []
         self.client: httpx.AsyncClient | None = None
 
     def start(self) -> None:

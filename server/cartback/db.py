@@ -38,10 +38,14 @@ from .recommend import Model
 from .serve_lock import ServeLock
 
 T = TypeVar("T")
+# A write waiting for the writer thread: its future, fn and fn's arguments after the connection.
+Job = tuple["asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+# What a job came to: its future, fn's result, or the exception it raised.
+Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 log = logging.getLogger("cartback")
 
-_STOP = object()
+_STOP = None  # put on the queue to stop the writer
 # Enough to amortise the commit over a burst without letting one batch hold the lock for long.
 MAX_BATCH = 512
 # How often what the recommender learned is checkpointed (recommend.Model): the most learning a
@@ -155,7 +159,7 @@ class Database:
         self._n_readers = max(1, readers)
         self._readers: list[aiosqlite.Connection] = []
         self._next_reader = itertools.cycle(range(self._n_readers))
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
@@ -244,7 +248,7 @@ class Database:
         in the same transaction's place, which writes in SQL and idempotent memos are.
         """
         assert self._loop is not None, "Database.start() was not awaited"
-        future = self._loop.create_future()
+        future: asyncio.Future[T] = self._loop.create_future()
         self._queue.put((future, fn, args))
         try:
             return await future
@@ -268,7 +272,7 @@ class Database:
             conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # the server's writer only; CLI runs stay small
             if self.max_pages:
                 conn.execute(f"PRAGMA max_page_count={int(self.max_pages)}")
-        except BaseException as exc:  # surfaced by start()
+        except BaseException as exc:  # noqa: BLE001 - surfaced by start()
             self._start_error = exc
             self._ready.set()
             return
@@ -280,7 +284,7 @@ class Database:
                 except queue.Empty:  # quiet for a while: checkpoint what was learned
                     self._run_batch(conn, [], flush=True)
                     continue
-                if item is _STOP:
+                if item is None:
                     self._run_batch(conn, [], flush=True)
                     return
                 batch = [item]
@@ -290,7 +294,7 @@ class Database:
                         nxt = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                    if nxt is _STOP:
+                    if nxt is None:
                         stop = True
                         break
                     batch.append(nxt)
@@ -300,7 +304,7 @@ class Database:
         finally:
             conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list, flush: bool = False) -> None:
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[Job], flush: bool = False) -> None:
         if not batch and not self.model.dirty:
             return
         try:
@@ -311,7 +315,7 @@ class Database:
             conn.execute("COMMIT")
             self._commits += 1  # before anyone hears of the commit: the next inline read sees it
             self.model.committed()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
             # The commit itself failed (disk full, I/O error): nobody in this batch is acknowledged.
             self._roll_back(conn)
             outcomes = [(future, None, exc) for future, _, _ in batch]
@@ -319,7 +323,7 @@ class Database:
             assert self._loop is not None
             self._loop.call_soon_threadsafe(_resolve, outcomes)
 
-    def _run_items(self, conn: sqlite3.Connection, batch: list) -> list[tuple[asyncio.Future, Any, BaseException | None]]:
+    def _run_items(self, conn: sqlite3.Connection, batch: list[Job]) -> list[Outcome]:
         """Run the batch's calls in the open transaction; one that raises is undone alone.
 
         Calls almost never raise, so the first pass gives them no SAVEPOINT each: inside a
@@ -328,7 +332,7 @@ class Database:
         raises, the transaction is rolled back and the batch runs again with a savepoint per call.
         The calls before the failing one already taught the recommender, so they run again
         without learning."""
-        outcomes: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+        outcomes: list[Outcome] = []
         failed = -1
         for index, (future, fn, args) in enumerate(batch):
             try:
@@ -399,7 +403,7 @@ class Database:
         assert self._loop is not None and self._read_pool is not None, "Database.start() was not awaited"
         return await self._loop.run_in_executor(self._read_pool, self._run_read, fn, args)
 
-    def _run_read(self, fn: Callable[..., T], args: tuple) -> T:
+    def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         conn = self._local.conn
         conn.execute("BEGIN")
         try:
@@ -454,15 +458,15 @@ class Database:
     def _reader(self) -> aiosqlite.Connection:
         return self._readers[next(self._next_reader)]
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return list(await self._reader().execute_fetchall(sql, params))
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await self._reader().execute_fetchall(sql, params)]
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = await self._reader().execute_fetchall(sql, params)
-        return next(iter(rows), None)
+        return next((tuple(row) for row in rows), None)
 
 
-def _resolve(outcomes: list) -> None:
+def _resolve(outcomes: list[Outcome]) -> None:
     for future, result, exc in outcomes:
         if future.cancelled():
             continue

@@ -15,7 +15,7 @@ class ApiError(Exception):
         self.field = field
 
     def to_response(self, headers: dict[str, str] | None = None) -> JSONResponse:
-        body: dict = {"code": self.code, "message": self.message}
+        body: dict[str, str] = {"code": self.code, "message": self.message}
         if self.field is not None:
             body["field"] = self.field
         return JSONResponse({"error": body}, status_code=self.status, headers=headers)

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -119,7 +121,7 @@ class _Memo:
 
     def __init__(self) -> None:
         self.last_seen: dict[tuple[str, str], float] = {}
-        self.products: dict[tuple[str, str], tuple] = {}
+        self.products: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.eligible: dict[tuple[str, str], float] = {}  # visitors.first_eligible_at as last written
 
     def seen_recently(self, shop: str, vid: str, now: float) -> bool:
@@ -130,7 +132,7 @@ class _Memo:
         _remember(self.last_seen, key, now)
         return False
 
-    def product_unchanged(self, shop: str, fields: tuple) -> bool:
+    def product_unchanged(self, shop: str, fields: tuple[Any, ...]) -> bool:
         key = (shop, fields[0])
         if self.products.get(key) == fields:
             return True
@@ -161,7 +163,7 @@ class _Memo:
         self.eligible.clear()
 
 
-def _remember(table: dict, key: tuple, value: object) -> None:
+def _remember(table: dict[Any, Any], key: tuple[str, str], value: object) -> None:
     if len(table) >= _MEMO_LIMIT:
         table.clear()
     table[key] = value
@@ -208,11 +210,10 @@ def _apply(conn: sqlite3.Connection, shop: str, vid: str, events: list[Event], n
         if event.product is not None:
             products_changed |= _save_product(conn, shop, event.product, ts)
         if event.type == "purchase":
-            outcome = _purchase(conn, shop, vid, event, ts, confirmed=trust_ts)
+            if not _purchase(conn, shop, vid, event, ts, confirmed=trust_ts):
+                duplicates += 1  # an order id already stored
         else:
-            outcome = _HANDLERS[event.type](conn, shop, vid, event, ts)
-        if outcome is False:
-            duplicates += 1
+            _HANDLERS[event.type](conn, shop, vid, event, ts)
     if not new_visitor and events and not memo.seen_recently(shop, vid, now):
         # An upsert, not an update: a valid token whose visitor was erased or aged out by retention
         # starts a fresh, empty visitor row (server/cartback/privacy.py forgets the memo on erasure).
@@ -242,11 +243,16 @@ def _log(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float, *, 
                         None if data is None else json.dumps(data, separators=(",", ":"))))
 
 
-def _touch(conn, sql: str, params: tuple) -> tuple:
+def _touch(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
     """Run an upsert of a visitor_items row that RETURNs its last_at (first); tell the recommender."""
-    row = conn.execute(sql, params).fetchone()
+    row: tuple[Any, ...] = conn.execute(sql, params).fetchone()
     recommend.touch(conn, params[0], params[1], params[2], row[0])
     return row
+
+
+def _product_id(e: Event) -> str:
+    assert e.product_id is not None, "validation requires an id for this type"
+    return e.product_id
 
 
 def _own(p: Product | None) -> str | None:
@@ -259,14 +265,14 @@ def _own(p: Product | None) -> str | None:
     return orjson.dumps({k: v for k, v in fields.items() if v is not None}).decode()
 
 
-def _view(conn, shop, vid, e: Event, ts):
+def _view(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float) -> None:
     _, views = _touch(conn, _VIEW_ITEM, (shop, vid, e.product_id, ts, _own(e.product)))
     if views == 1:
         caps.item_created(conn, shop, vid)
-    recommend.learn(conn, shop, vid, e.product_id, "view", ts, views)
+    recommend.learn(conn, shop, vid, _product_id(e), "view", ts, views)
 
 
-def _add(conn, shop, vid, e: Event, ts):
+def _add(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float) -> None:
     _log(conn, shop, vid, e, ts)
     qty = e.qty or 1
     p = e.product
@@ -274,22 +280,22 @@ def _add(conn, shop, vid, e: Event, ts):
                                            _own(p)))
     # As with views and whole carts: one more of what is already in the cart teaches nothing new.
     if cart_qty == qty:
-        recommend.learn(conn, shop, vid, e.product_id, "add", ts)
+        recommend.learn(conn, shop, vid, _product_id(e), "add", ts)
 
 
-def _remove(conn, shop, vid, e: Event, ts):
+def _remove(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float) -> None:
     # An explicit removal is the visitor's choice: it leaves the cart history too.
     _log(conn, shop, vid, e, ts)
     conn.execute("UPDATE visitor_items SET carted_at = NULL, in_cart = 0, cart_qty = NULL "
                  "WHERE shop = ? AND vid = ? AND product_id = ?", (shop, vid, e.product_id))
 
 
-def _cart(conn, shop, vid, e: Event, ts):
+def _cart(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float) -> None:
     # The shop's cart as it is now. Products that left it stay in the cart history: shops clear
     # carts on their own (after 24 hours in the case), and that history is what the block shows.
     _log(conn, shop, vid, e, ts, data=[{"id": pid, "qty": qty} for pid, qty, _, _ in e.items])
-    before = {r[0] for r in conn.execute("SELECT product_id FROM visitor_items WHERE shop = ? AND vid = ? AND in_cart = 1",
-                                         (shop, vid))}
+    in_cart = "SELECT product_id FROM visitor_items WHERE shop = ? AND vid = ? AND in_cart = 1"
+    before = {r[0] for r in conn.execute(in_cart, (shop, vid))}
     conn.execute("UPDATE visitor_items SET in_cart = 0 WHERE shop = ? AND vid = ? AND in_cart = 1", (shop, vid))
     for pid, qty, price, variant in e.items:
         if qty <= 0:
@@ -310,23 +316,23 @@ def empty_cart(conn: sqlite3.Connection, shop: str, vid: str, now: float) -> Non
         _cart(conn, shop, vid, Event(type="cart"), now)
 
 
-def _favorite(conn, shop, vid, e: Event, ts):
+def _favorite(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float) -> None:
     _log(conn, shop, vid, e, ts)
     _, fav_at = _touch(conn, _FAV_ITEM, (shop, vid, e.product_id, ts, _own(e.product)))
     if fav_at == ts:
-        recommend.learn(conn, shop, vid, e.product_id, "favorite", ts)
+        recommend.learn(conn, shop, vid, _product_id(e), "favorite", ts)
 
 
-def _unfavorite(conn, shop, vid, e: Event, ts):
+def _unfavorite(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float) -> None:
     _log(conn, shop, vid, e, ts)
     conn.execute("UPDATE visitor_items SET fav_at = NULL WHERE shop = ? AND vid = ? AND product_id = ?",
                  (shop, vid, e.product_id))
 
 
-def _purchase(conn, shop, vid, e: Event, ts, confirmed: bool = False):
+def _purchase(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float, confirmed: bool = False) -> bool:
     """`confirmed`: posted with the shop's API key (its back end), so the report trusts its figures."""
     items = [{"id": pid, "qty": qty, "price": price} for pid, qty, price, _ in e.items]
-    data = {"currency": e.currency, "items": items}
+    data: dict[str, Any] = {"currency": e.currency, "items": items}
     if confirmed:
         data["confirmed"] = True
     # A shop's thank-you page is often reloaded: one order id counts once.
@@ -350,18 +356,18 @@ def _purchase(conn, shop, vid, e: Event, ts, confirmed: bool = False):
     return True
 
 
-def _log_only(conn, shop, vid, e: Event, ts):
+def _log_only(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float) -> None:
     _log(conn, shop, vid, e, ts)
 
 
-def _restore(conn, shop, vid, e: Event, ts):
+def _restore(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float) -> None:
     # Which lines went back into the shop's cart from a block (the report counts restores and the
     # orders after them); the cart itself is reported by the platform's own cart events.
     _log(conn, shop, vid, e, ts, data={"items": [{"id": pid, "qty": qty} for pid, qty, _, _ in e.items]})
 
 
-_HANDLERS = {
+_HANDLERS: dict[str, Callable[[sqlite3.Connection, str, str, Event, float], None]] = {
     "view": _view, "add": _add, "remove": _remove, "cart": _cart, "favorite": _favorite,
-    "unfavorite": _unfavorite, "purchase": _purchase, "impression": _log_only, "click": _log_only,
+    "unfavorite": _unfavorite, "impression": _log_only, "click": _log_only,
     "restore": _restore,
 }

@@ -47,7 +47,7 @@ def protocol_class(max_connections: int, header_timeout: float = HEADER_TIMEOUT)
     except ImportError:  # pragma: no cover - httptools missing: the pure-Python parser
         from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
 
-    class Protocol(Base):  # type: ignore[misc, valid-type]
+    class Protocol(Base):
         _deadline: asyncio.TimerHandle | None = None
         _waiting_from: Any = None
 

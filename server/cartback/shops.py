@@ -11,8 +11,9 @@ import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -150,7 +151,7 @@ class Shop:
         return hmac.compare_digest(hash_key(api_key), self.api_key_hash)
 
 
-def _row_to_shop(row: tuple) -> Shop:
+def _row_to_shop(row: Sequence[Any]) -> Shop:
     shop_id, key_hash, origins, selector, locale, currency, settings = row
     stored = json.loads(settings)
     if "\\ud" in settings.lower():
@@ -316,6 +317,12 @@ def get_shop(conn: sqlite3.Connection, shop_id: str) -> Shop | None:
     return _row_to_shop(row) if row else None
 
 
+class RowSource(Protocol):
+    """Where the registry reads shops from: the app's Database (or a test's stand-in)."""
+
+    async def fetchone(self, sql: str, params: Any = ()) -> tuple[Any, ...] | None: ...
+
+
 class ShopRegistry:
     """Shops cached in memory: every browser request needs one, and they rarely change.
 
@@ -323,7 +330,7 @@ class ShopRegistry:
     runs is picked up; unknown ids are cached briefly too, so junk ids cost no query each time.
     """
 
-    def __init__(self, db, ttl: float = 30.0) -> None:
+    def __init__(self, db: RowSource, ttl: float = 30.0) -> None:
         self._db = db
         self._ttl = ttl
         self._cache: dict[str, tuple[float, Shop | None]] = {}

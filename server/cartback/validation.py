@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -158,6 +159,13 @@ def _string(value: Any, where: str, max_len: int, required: bool = False) -> str
     return text or None
 
 
+def _required(value: Any, where: str, max_len: int) -> str:
+    """A string that must be there and not be empty (ids)."""
+    text = _string(value, where, max_len, required=True)
+    assert text is not None  # _string raised otherwise
+    return text
+
+
 def _number(value: Any, where: str, lo: float = 0.0, hi: float = MAX_PRICE) -> float | None:
     if value is None:
         return None
@@ -195,7 +203,8 @@ def _currency(value: Any, where: str) -> str | None:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", bool: "true/false", type(None): "null"}.get(type(value), type(value).__name__)
+    kinds = {dict: "an object", list: "a list", bool: "true/false", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def _url(value: Any, where: str, allowed: list[str], ignored: list[dict[str, str]]) -> str | None:
@@ -215,7 +224,7 @@ def _url(value: Any, where: str, allowed: list[str], ignored: list[dict[str, str
     return text
 
 
-def _display(ignored: list[dict[str, str]], check, *args) -> Any:
+def _display(ignored: list[dict[str, str]], check: Callable[..., Any], *args: Any) -> Any:
     """A display field that fails its check is dropped and reported; the event itself is kept."""
     try:
         return check(*args)
@@ -227,20 +236,21 @@ def _display(ignored: list[dict[str, str]], check, *args) -> Any:
 # Many visitors view the same products, and each view carries the same JSON-LD: the outcome of
 # checking it is kept (keyed by everything it depends on). Bounded; cleared whole when full.
 _PRODUCT_FIELDS = ("id", "name", "price", "currency", "url", "image", "category", "in_stock", "variant")
-_parsed: dict[tuple, tuple[Product, list[dict[str, str]]]] = {}
+_parsed: dict[tuple[Any, ...], tuple[Product, list[dict[str, str]]]] = {}
 _PARSED_LIMIT = 20_000
 
 
 def parse_product(value: Any, where: str, shop: Shop, ignored: list[dict[str, str]]) -> Product:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
-        return Product(id=_string(value, where, MAX_ID, required=True))  # type: ignore[arg-type]
+        return Product(id=_required(value, where, MAX_ID))
     if not isinstance(value, dict):
         raise bad_request(where, f"must be a product object or an id, not {_kind(value)}")
     values = [value.get(name) for name in _PRODUCT_FIELDS]
     # Types too: True == 1 == 1.0 as keys, but they do not validate alike.
-    key = (shop.id, tuple(shop.origins), tuple(shop.asset_origins), where, *values, *map(type, values))
+    key: tuple[Any, ...] | None = (shop.id, tuple(shop.origins), tuple(shop.asset_origins), where, *values,
+                                   *map(type, values))
     try:
-        hit = _parsed.get(key)
+        hit = _parsed.get(key)  # type: ignore[arg-type]  # None never reaches here
     except TypeError:  # a list or object where a string belongs: not cacheable, checked below
         key, hit = None, None
     if hit is not None:
@@ -256,7 +266,7 @@ def parse_product(value: Any, where: str, shop: Shop, ignored: list[dict[str, st
     return product
 
 
-def _parse_product(value: dict, where: str, shop: Shop, ignored: list[dict[str, str]]) -> Product:
+def _parse_product(value: dict[str, Any], where: str, shop: Shop, ignored: list[dict[str, str]]) -> Product:
     in_stock = value.get("in_stock")
     if in_stock is not None and not isinstance(in_stock, bool):
         ignored.append({"field": f"{where}.in_stock", "message": f"{where}.in_stock: must be true or false"})
@@ -264,7 +274,7 @@ def _parse_product(value: dict, where: str, shop: Shop, ignored: list[dict[str, 
     # Only the id is structural. Display fields come from whatever a theme's JSON-LD says
     # ("priceCurrency": "TL", a 400-character name): refusing the batch would lose the view too.
     return Product(
-        id=_string(value.get("id"), f"{where}.id", MAX_ID, required=True),  # type: ignore[arg-type]
+        id=_required(value.get("id"), f"{where}.id", MAX_ID),
         name=_display(ignored, _string, value.get("name"), f"{where}.name", MAX_NAME),
         price=_display(ignored, _number, value.get("price"), f"{where}.price"),
         currency=_display(ignored, _currency, value.get("currency"), f"{where}.currency"),
@@ -285,14 +295,14 @@ def _items(value: Any, where: str, with_price: bool) -> list[Item]:
     for i, item in enumerate(value):
         at = f"{where}[{i}]"
         if isinstance(item, (str, int)) and not isinstance(item, bool):
-            item = {"id": item}
+            item = {"id": item}  # noqa: PLW2901 - a bare id is the short form of {"id": ...}
         if not isinstance(item, dict):
             raise bad_request(at, f"must be an object with an id, not {_kind(item)}")
-        pid = _string(item.get("id"), f"{at}.id", MAX_ID, required=True)
+        pid = _required(item.get("id"), f"{at}.id", MAX_ID)
         qty = _qty(item.get("qty"), f"{at}.qty")
         price = _number(item.get("price"), f"{at}.price") if with_price else None
         variant = _string(item.get("variant"), f"{at}.variant", MAX_ID)
-        items.append((pid, qty, price, variant))  # type: ignore[arg-type]
+        items.append((pid, qty, price, variant))
     return items
 
 
@@ -315,22 +325,22 @@ def parse_event(raw: Any, where: str, shop: Shop, ignored: list[dict[str, str]])
         if kind == "add":
             event.qty = max(1, _qty(raw.get("qty"), f"{where}.qty"))
     elif kind in ("remove", "unfavorite"):
-        event.product_id = _string(raw.get("id"), f"{where}.id", MAX_ID, required=True)
+        event.product_id = _required(raw.get("id"), f"{where}.id", MAX_ID)
     elif kind == "cart":
         event.items = _items(raw.get("items", []), f"{where}.items", with_price=True)
     elif kind == "purchase":
-        event.order_id = _string(raw.get("order_id"), f"{where}.order_id", MAX_ID, required=True)
+        event.order_id = _required(raw.get("order_id"), f"{where}.order_id", MAX_ID)
         event.total = _number(raw.get("total"), f"{where}.total")
         event.currency = _currency(raw.get("currency"), f"{where}.currency")
         event.items = _items(raw.get("items", []), f"{where}.items", with_price=True)
     elif kind == "restore":
-        event.block = _string(raw.get("block"), f"{where}.block", MAX_ID, required=True)
+        event.block = _required(raw.get("block"), f"{where}.block", MAX_ID)
         event.items = _items(raw.get("items", []), f"{where}.items", with_price=False)
     elif kind == "impression":
-        event.block = _string(raw.get("block"), f"{where}.block", MAX_ID, required=True)
+        event.block = _required(raw.get("block"), f"{where}.block", MAX_ID)
     elif kind == "click":
-        event.block = _string(raw.get("block"), f"{where}.block", MAX_ID, required=True)
-        event.product_id = _string(raw.get("id"), f"{where}.id", MAX_ID, required=True)
+        event.block = _required(raw.get("block"), f"{where}.block", MAX_ID)
+        event.product_id = _required(raw.get("id"), f"{where}.id", MAX_ID)
         section = _string(raw.get("section"), f"{where}.section", 32)
         if section is not None and section not in SECTIONS:
             raise bad_request(f"{where}.section", f"unknown section {section!r}")

@@ -7,6 +7,7 @@ import json
 import os
 import runpy
 import sys
+from collections.abc import Callable
 
 from ..config import REPO_ROOT, Settings
 from ..db import connect_sync, transaction
@@ -110,7 +111,7 @@ def _report(args: argparse.Namespace) -> int:
     return cli_report(args)
 
 
-def _forward(target: str):
+def _forward(target: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         if target == "demo":
             from ..demo import main as demo_main
@@ -121,7 +122,7 @@ def _forward(target: str):
             _fail("cartback evaluate", f"runs from a source checkout ({script} is missing)")
             return 2
         module = runpy.run_path(str(script), run_name="cartback_evaluate")
-        return module["main"](args.rest)
+        return int(module["main"](args.rest))
     return run
 
 
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return _forward(argv[0])(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return int(args.func(args))
     except ApiError as exc:
         _fail("cartback", exc.message)
         return 2

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import bad_request
 from ..http import read_body
-from ..shops import require_merchant, update_settings, validate_settings
+from ..shops import Shop, require_merchant, update_settings, validate_settings
 from ..validation import decode_json
 
 
-def _public(shop) -> dict:
+def _public(shop: Shop) -> dict[str, Any]:
     return {"shop": shop.id, "origins": shop.origins, "selector": shop.selector, "locale": shop.locale,
             "currency": shop.currency, "settings": shop.settings}
 

@@ -13,9 +13,10 @@ from starlette.routing import Route
 from ..errors import bad_request
 from ..privacy import RAW_VID, erase_visitor, export_visitor
 from ..shops import require_merchant
+from ..tokens import VisitorTokens
 
 
-def resolve_vid(tokens, shop_id: str, value: str) -> str:
+def resolve_vid(tokens: VisitorTokens, shop_id: str, value: str) -> str:
     value = value.strip()
     if "." in value:
         # No age limit: erasing an old visitor must still work.
