@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from .cache import BoundedCache
 from .errors import ApiError
 from .shops import Shop, normalize_origin
 from .validation import MAX_CATEGORY, MAX_NAME, MAX_URL, has_surrogate
@@ -113,7 +114,8 @@ class PageConfirmer:
     def __init__(self, db: Any, shops: Any) -> None:
         self.db, self.shops = db, shops
         self.queue: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue(QUEUE)
-        self.seen: dict[tuple[str, str], float] = {}
+        # Products checked in the last RETRY_AFTER seconds (or waiting in the queue).
+        self.seen: BoundedCache[tuple[str, str], bool] = BoundedCache(SEEN_LIMIT, ttl=RETRY_AFTER)
         self.workers: list[asyncio.Task[None]] = []
         self.client: httpx.AsyncClient | None = None
 
@@ -134,16 +136,14 @@ class PageConfirmer:
         unless it was checked in the last day."""
         if not url:
             return
-        key, now = (shop, pid), time.monotonic()
-        if now - self.seen.get(key, -RETRY_AFTER) < RETRY_AFTER:
+        key = (shop, pid)
+        if self.seen.has(key):
             return
-        if len(self.seen) >= SEEN_LIMIT:
-            self.seen.clear()
-        self.seen[key] = now
+        self.seen.put(key, True)
         try:
             self.queue.put_nowait((shop, pid, url))
         except asyncio.QueueFull:
-            self.seen.pop(key, None)  # tried again when reported again
+            self.seen.pop(key)  # tried again when reported again
 
     async def _work(self) -> None:
         while True:

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from . import caps, recommend
+from .cache import BoundedCache
 from .db import on_rollback
 from .products import products_of
 from .validation import Event, Product
@@ -115,28 +116,29 @@ _MEMO_LIMIT = 100_000
 
 
 class _Memo:
-    """What this process last wrote, to skip writes that would change nothing. Bounded; cleared
-    whole when full (a miss only costs the write it would have skipped), and whenever a write
-    may not have reached the file (rolled back). Used by the writer thread only."""
+    """What this process last wrote, to skip writes that would change nothing. A miss only costs
+    the write it would have skipped; cleared whenever a write may not have reached the file
+    (rolled back). Used by the writer thread only."""
 
     def __init__(self) -> None:
-        self.last_seen: dict[tuple[str, str], float] = {}
-        self.products: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self.eligible: dict[tuple[str, str], float] = {}  # visitors.first_eligible_at as last written
+        self.last_seen: BoundedCache[tuple[str, str], float] = BoundedCache(_MEMO_LIMIT)
+        self.products: BoundedCache[tuple[str, str], tuple[Any, ...]] = BoundedCache(_MEMO_LIMIT)
+        # visitors.first_eligible_at as last written
+        self.eligible: BoundedCache[tuple[str, str], float] = BoundedCache(_MEMO_LIMIT)
 
     def seen_recently(self, shop: str, vid: str, now: float) -> bool:
         key = (shop, vid)
         before = self.last_seen.get(key)
         if before is not None and before <= now < before + LAST_SEEN_STEP:
             return True
-        _remember(self.last_seen, key, now)
+        self.last_seen.put(key, now)
         return False
 
     def product_unchanged(self, shop: str, fields: tuple[Any, ...]) -> bool:
         key = (shop, fields[0])
         if self.products.get(key) == fields:
             return True
-        _remember(self.products, key, fields)
+        self.products.put(key, fields)
         return False
 
     def eligible_since(self, shop: str, vid: str, ts: float) -> bool:
@@ -146,27 +148,21 @@ class _Memo:
         before = self.eligible.get(key)
         if before is not None and before <= ts:
             return True
-        _remember(self.eligible, key, ts)
+        self.eligible.put(key, ts)
         return False
 
     def forget_visitor(self, shop: str, vid: str) -> None:
-        self.last_seen.pop((shop, vid), None)
-        self.eligible.pop((shop, vid), None)
+        self.last_seen.pop((shop, vid))
+        self.eligible.pop((shop, vid))
 
     def forget_products(self, shop: str, ids: list[str]) -> None:
         for pid in ids:
-            self.products.pop((shop, pid), None)
+            self.products.pop((shop, pid))
 
     def clear(self) -> None:
         self.last_seen.clear()
         self.products.clear()
         self.eligible.clear()
-
-
-def _remember(table: dict[Any, Any], key: tuple[str, str], value: object) -> None:
-    if len(table) >= _MEMO_LIMIT:
-        table.clear()
-    table[key] = value
 
 
 memo = _Memo()

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from .cache import BoundedCache
 from .errors import ApiError, bad_request
 
 SHOP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -332,33 +333,27 @@ class ShopRegistry:
 
     def __init__(self, db: RowSource, ttl: float = 30.0) -> None:
         self._db = db
-        self._ttl = ttl
-        self._cache: dict[str, tuple[float, Shop | None]] = {}
+        # An unknown id is remembered too (as None, briefly), so junk ids cost no query each.
+        self._cache: BoundedCache[str, Shop | None] = BoundedCache(10_000, ttl=ttl)
 
     async def get(self, shop_id: object) -> Shop | None:
         if not isinstance(shop_id, str) or not SHOP_ID.match(shop_id):
             return None
-        now = time.monotonic()
         hit = self._cache.get(shop_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is not None or self._cache.has(shop_id):  # a known shop, or a known unknown id
+            return hit
         row = await self._db.fetchone(f"SELECT {SHOP_COLUMNS} FROM shops WHERE id = ?", (shop_id,))
         shop = _row_to_shop(row) if row else None
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[shop_id] = (now + (self._ttl if shop else 5.0), shop)
+        self._cache.put(shop_id, shop, ttl=None if shop else 5.0)
         return shop
 
     def fresh(self, shop_id: object) -> Shop | None:
-        """The shop when its cache entry is fresh, without an await (the hot endpoints' usual
-        case; two coroutines fewer per call); None means: ask `require`."""
-        hit = self._cache.get(shop_id) if type(shop_id) is str else None
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        return None
+        """The shop when its cache entry is fresh, without an await (the endpoints' usual case);
+        None means: ask `require`."""
+        return self._cache.get(shop_id) if type(shop_id) is str else None
 
     def forget(self, shop_id: str) -> None:
-        self._cache.pop(shop_id, None)
+        self._cache.pop(shop_id)
 
     async def require(self, shop_id: object, field_name: str = "shop") -> Shop:
         if shop_id is None or shop_id == "":

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from .cache import BoundedCache
 from .errors import ApiError, bad_request
 from .shops import Shop, normalize_origin
 
@@ -234,10 +235,9 @@ def _display(ignored: list[dict[str, str]], check: Callable[..., Any], *args: An
 
 
 # Many visitors view the same products, and each view carries the same JSON-LD: the outcome of
-# checking it is kept (keyed by everything it depends on). Bounded; cleared whole when full.
+# checking it is kept (keyed by everything it depends on).
 _PRODUCT_FIELDS = ("id", "name", "price", "currency", "url", "image", "category", "in_stock", "variant")
-_parsed: dict[tuple[Any, ...], tuple[Product, list[dict[str, str]]]] = {}
-_PARSED_LIMIT = 20_000
+_parsed: BoundedCache[tuple[Any, ...], tuple[Product, list[dict[str, str]]]] = BoundedCache(20_000)
 
 
 def parse_product(value: Any, where: str, shop: Shop, ignored: list[dict[str, str]]) -> Product:
@@ -260,9 +260,7 @@ def parse_product(value: Any, where: str, shop: Shop, ignored: list[dict[str, st
     product = _parse_product(value, where, shop, own)
     ignored.extend(own)
     if key is not None:
-        if len(_parsed) >= _PARSED_LIMIT:
-            _parsed.clear()
-        _parsed[key] = (product, own)
+        _parsed.put(key, (product, own))
     return product
 
 
