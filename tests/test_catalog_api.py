@@ -28,7 +28,7 @@ def rows(server, shop_id: str) -> dict[str, dict]:
     try:
         cur = conn.execute("SELECT * FROM products WHERE shop = ?", (shop_id,))
         names = [d[0] for d in cur.description]
-        return {r[1]: dict(zip(names, r)) for r in cur.fetchall()}
+        return {r[1]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
     finally:
         conn.close()
 
@@ -175,6 +175,7 @@ def test_declared_body_over_the_limit_is_413_at_once(cartback_server, make_shop)
     assert b"body_too_large" in answer
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_streamed_body_over_the_limit_is_413(cartback_server, make_shop):
     shop = make_shop()
@@ -251,6 +252,7 @@ def test_catalog_data_shows_in_the_block(api, cartback_server, make_shop):
     assert "Catalog honey" not in api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}).text
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_100k_products_over_http_while_events_keep_flowing(api, cartback_server, make_shop, tmp_path):
     shop = make_shop()
