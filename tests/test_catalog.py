@@ -1,10 +1,11 @@
-"""The catalog import core (server/cartback/catalog.py): formats, validation, upserts, full feeds, limits, CLI."""
+"""The catalog import (server/cartback/catalog/): formats, validation, upserts, full feeds, limits.
+
+The field rules one by one are in test_catalog_fields.py, the command line in test_catalog_cli.py."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -13,8 +14,9 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from cartback import catalog
-from cartback.catalog import CatalogError, ImportResult, ProgressBar, cli_import, import_stream
+from cartback.catalog import MAX_LISTED_REJECTIONS, CatalogError, ImportResult, import_stream, normalize_format
+from cartback.catalog.fields import known_currencies
+from cartback.catalog.source import ByteReader, detect_format
 from cartback.db import connect_sync, transaction
 from cartback.shops import create_shop
 
@@ -22,14 +24,19 @@ DATA = Path(__file__).resolve().parent / "data" / "catalog"
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def db_path(tmp_path):
+def make_db(tmp_path: Path) -> Path:
+    """A migrated database with two shops, `demo` (TRY) and `other` (EUR)."""
     path = tmp_path / "catalog.db"
     conn = connect_sync(str(path))
     transaction(conn, create_shop, "demo", ["https://balparmak.test"])
     transaction(conn, create_shop, "other", ["https://other.test"], None, "en", "EUR")
     conn.close()
     return path
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return make_db(tmp_path)
 
 
 @pytest.fixture
@@ -53,7 +60,7 @@ def run_file(conn, name: str, **kw) -> ImportResult:
 def product(conn, pid: str, shop: str = "demo") -> dict | None:
     cur = conn.execute("SELECT * FROM products WHERE shop = ? AND id = ?", (shop, pid))
     row = cur.fetchone()
-    return dict(zip([d[0] for d in cur.description], row)) if row else None
+    return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
 
 
 def count(conn, shop: str = "demo") -> int:
@@ -170,7 +177,7 @@ def test_utf16_xml_is_read(conn):
     ("\ufeffid;name", "csv"),
 ])
 def test_format_detection(data, fmt):
-    assert catalog._detect_format(catalog._ByteReader(io.BytesIO(data.encode()))) == fmt
+    assert detect_format(ByteReader(io.BytesIO(data.encode()))) == fmt
 
 
 def test_format_override(conn):
@@ -184,7 +191,7 @@ def test_format_override(conn):
     assert run(conn, "id,name\n1,a\n", fmt="CSV").created == 1
     assert run(conn, '{"id": "2"}\n', fmt="ndjson").created == 1
     with pytest.raises(CatalogError) as err:
-        catalog.normalize_format("xlsx")
+        normalize_format("xlsx")
     assert err.value.field == "format"
 
 
@@ -255,7 +262,7 @@ def test_rows_are_rejected_with_line_and_reason_and_the_rest_imported(conn):
     result = run(conn, "\n".join(rows) + "\n")
     assert (result.created, result.rejected) == (2, 15), result.rejections
     by_line = {r["line"]: r for r in result.rejections}
-    assert sorted(by_line) == list(range(3, 16)) + [17, 18]
+    assert sorted(by_line) == [*range(3, 16), 17, 18]
     assert by_line[3]["reason"] == "id is required" and by_line[3]["id"] is None
     assert "at most 64" in by_line[4]["reason"]
     assert by_line[5]["id"] == "long-name" and "at most 300" in by_line[5]["reason"]
@@ -273,27 +280,6 @@ def test_rows_are_rejected_with_line_and_reason_and_the_rest_imported(conn):
     assert "longer than 2048" in by_line[18]["reason"] or "at most 2048" in by_line[18]["reason"]
     assert product(conn, "ok-2")["price"] is None and product(conn, "ok-2")["in_stock"] == 0
     assert count(conn) == 2
-
-
-@pytest.mark.parametrize("text, amount, currency", [
-    ("249.90 TRY", 249.90, "TRY"),
-    ("TRY 249.90", 249.90, "TRY"),
-    ("249,90 TL", 249.90, "TRY"),
-    ("₺249,90", 249.90, "TRY"),
-    ("1.249,90 TRY", 1249.90, "TRY"),
-    ("1,249.90 usd", 1249.90, "USD"),
-    ("12 EUR", 12.0, "EUR"),
-    ("0", 0.0, None),
-    ("  7.5  ", 7.5, None),
-])
-def test_money(text, amount, currency):
-    assert catalog._money(text, "price") == (pytest.approx(amount), currency)
-
-
-@pytest.mark.parametrize("text", ["abc", "12 $", "1e5 TRY", "TRY 1 TRY", "inf", "12.50.3", "--1"])
-def test_money_rejects(text):
-    with pytest.raises(catalog._Reject):
-        catalog._money(text, "price")
 
 
 def test_price_without_currency_rules(conn):
@@ -320,16 +306,6 @@ def test_sale_price(conn):
     assert product(conn, "a")["price"] == 80
     assert product(conn, "c")["price"] == 50 and product(conn, "c")["currency"] == "EUR"
     assert result.rejections[0]["line"] == 3 and result.rejections[0]["field"] == "sale_price"
-
-
-@pytest.mark.parametrize("value, expected", [
-    ("true", 1), ("FALSE", 0), ("1", 1), ("0", 0), ("yes", 1), ("No", 0), ("in_stock", 1),
-    ("in stock", 1), ("out_of_stock", 0), ("out of stock", 0), ("preorder", 1), ("backorder", 1),
-    ("https://schema.org/InStock", 1), ("http://schema.org/OutOfStock", 0), ("", 1), (None, 1),
-    (True, 1), (False, 0), (1, 1), (0, 0),
-])
-def test_availability_values(value, expected):
-    assert catalog._availability(value) == expected
 
 
 def test_json_values_of_the_wrong_kind_are_rejected(conn):
@@ -374,7 +350,7 @@ def test_duplicate_ids_first_row_wins(conn):
 def test_rejections_are_counted_all_and_listed_up_to_the_cap(conn):
     data = "id,price\n" + "".join(f"r{i},bad\n" for i in range(1500)) + "fine,1\n"
     result = run(conn, data)
-    assert result.rejected == 1500 and len(result.rejections) == catalog.MAX_LISTED_REJECTIONS
+    assert result.rejected == 1500 and len(result.rejections) == MAX_LISTED_REJECTIONS
     assert result.created == 1
     assert result.rejections[0]["line"] == 2
 
@@ -408,7 +384,7 @@ def test_bad_bytes_in_xml_stop_the_feed_keeping_what_was_read(conn):
 
 
 def _peak(fn):
-    catalog._known_currencies()  # loaded once per process (Babel's currency list): not the import's memory
+    known_currencies()  # loaded once per process (Babel's currency list): not the import's memory
     tracemalloc.start()
     try:
         result = fn()
@@ -582,7 +558,8 @@ def test_catalog_overrides_browser_rows(conn):
     result = run(conn, "id,name,price,currency,in_stock\nx,Catalog name,10,EUR,no\n")
     assert (result.created, result.updated) == (0, 1)
     x = product(conn, "x")
-    assert (x["source"], x["name"], x["price"], x["currency"], x["in_stock"]) == ("catalog", "Catalog name", 10, "EUR", 0)
+    assert (x["source"], x["name"], x["price"], x["currency"], x["in_stock"]) == (
+        "catalog", "Catalog name", 10, "EUR", 0)
     assert x["updated_at"] > 1000
     assert x["image"] == "https://balparmak.test/b.jpg"  # a column the file does not have keeps its value
     assert product(conn, "y")["source"] == "browser"
@@ -654,8 +631,8 @@ def test_writes_in_chunks_through_a_writer(db_path):
     data = "id\n" + "".join(f"p{i}\n" for i in range(1200))
     result = import_stream(writer, "demo", io.BytesIO(data.encode()))
     assert result.created == 1200
-    assert calls.count("_write_chunk") == 3  # 500 + 500 + 200 rows
-    assert calls[0] == "_create_seen" and calls[-1] == "_drop_seen"
+    assert calls.count("write_chunk") == 3  # 500 + 500 + 200 rows
+    assert calls[0] == "create_seen" and calls[-1] == "drop_seen"
 
 
 def test_progress_is_reported(conn):
@@ -694,6 +671,7 @@ def write_xml_feed(path: Path, n: int) -> None:
         f.write("</channel>\n</rss>\n")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_100k_csv_with_bounded_memory(conn, tmp_path):
     path = tmp_path / "big.csv"
@@ -734,10 +712,12 @@ _XML_CHILD = textwrap.dedent("""
     with open(sys.argv[3], "rb") as f:
         result = import_stream(conn, "demo", f, full=True)
     took, cpu = time.perf_counter() - started, time.process_time() - cpu
-    print(json.dumps({"took": took, "cpu": cpu, "before": before, "growth": peak() - before, "result": result.to_dict()}))
+    print(json.dumps({"took": took, "cpu": cpu, "before": before, "growth": peak() - before,
+                      "result": result.to_dict()}))
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_100k_google_feed_with_bounded_memory(db_path, tmp_path):
     # XML under tracemalloc is very slow (every expat callback allocates): the peak resident size
@@ -749,86 +729,9 @@ def test_100k_google_feed_with_bounded_memory(db_path, tmp_path):
                          capture_output=True, text=True, timeout=800)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"\n100k Google feed ({size / 1e6:.1f} MB): {report['took']:.1f} s ({report['cpu']:.1f} s CPU), resident {report['before'] / 1e6:.1f} MB "
-          f"before, peak growth during the import {report['growth'] / 1e6:.1f} MB")
+    print(f"\n100k Google feed ({size / 1e6:.1f} MB): {report['took']:.1f} s ({report['cpu']:.1f} s CPU), "
+          f"resident {report['before'] / 1e6:.1f} MB before, peak growth during the import "
+          f"{report['growth'] / 1e6:.1f} MB")
     r = report["result"]
     assert (r["created"], r["rejected"], r["unavailable"]) == (100_000, 0, 1)  # the warm-up item
     assert report["growth"] < size / 4, report["growth"]
-
-
-# -- command line ------------------------------------------------------------------------------
-
-
-def test_cli_import(db_path, tmp_path, capsys):
-    feed = tmp_path / "feed.csv"
-    feed.write_text("id,name,price\na,A,1\nb,B,x\n", encoding="utf-8")
-    code = cli_import(str(db_path), "demo", str(feed), None, False)
-    out, err = capsys.readouterr()
-    assert code == 3  # imported, with a rejected row
-    assert "1 created" in out and "1 rejected" in out
-    assert "line 3 (id b): price: 'x' is not a price" in out
-    assert "\r" not in err  # not a terminal: no progress bar
-    feed.write_text("id,name,price\na,A,1\n", encoding="utf-8")
-    assert cli_import(str(db_path), "demo", str(feed), "csv", True) == 0
-    out, _ = capsys.readouterr()
-    assert "1 updated" in out
-
-
-def test_cli_errors(db_path, tmp_path, capsys):
-    assert cli_import(str(db_path), "nope", str(DATA / "products.csv"), None, False) == 1
-    assert "no shop 'nope'" in capsys.readouterr().err
-    assert cli_import(str(db_path), "demo", str(tmp_path / "missing.csv"), None, False) == 1
-    assert "cannot open" in capsys.readouterr().err
-    assert cli_import(str(tmp_path / "none.db"), "demo", str(DATA / "products.csv"), None, False) == 1
-    assert not (tmp_path / "none.db").exists()
-    assert cli_import(str(db_path), "demo", str(DATA / "xml_bomb.xml"), None, False) == 1
-    assert "DOCTYPE" in capsys.readouterr().err
-    assert cli_import(str(db_path), "demo", str(DATA / "products.csv"), "pdf", False) == 1
-
-
-def test_cli_command_end_to_end(db_path):
-    # The real command, as a merchant runs it (the lead's cli.py calls cli_import).
-    out = subprocess.run([sys.executable, "-m", "cartback", "catalog", "import", "demo", str(DATA / "google_rss.xml"),
-                          "--db", str(db_path)], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 3, out.stderr
-    assert "2 created" in out.stdout and "line 34 (id kestane-460)" in out.stdout
-
-
-def test_progress_bar_redraws_on_one_line():
-    stream = io.StringIO()
-    bar = ProgressBar(1000, stream, interval=0)
-    bar(250, 10)
-    bar(1000, 40)
-    bar.finish()
-    text = stream.getvalue()
-    assert text.count("\r") == 3 and text.endswith("\n") and "\n" not in text[:-1]
-    assert " 25.0%" in text and "100.0%" in text and "rows/s" in text and "40 rows" in text
-    unknown = ProgressBar(None, io.StringIO(), interval=0)
-    assert "read" in unknown.line(2048, 5)
-
-
-def test_progress_bar_on_a_terminal(db_path, tmp_path):
-    # stderr as a real pseudo-terminal: the bar is drawn with carriage returns, the summary follows.
-    pty = pytest.importorskip("pty")
-    feed = tmp_path / "feed.csv"
-    write_csv_feed(feed, 3000)
-    code = (f"import sys; sys.path.insert(0, {str(REPO / 'server')!r}); from cartback.catalog import cli_import; "
-            f"sys.exit(cli_import({str(db_path)!r}, 'demo', {str(feed)!r}, None, False))")
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=slave, text=True)
-    os.close(slave)
-    stdout, _ = proc.communicate(timeout=60)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    err = b"".join(chunks).decode()
-    assert proc.returncode == 0
-    assert "\r" in err and "100.0%" in err and "rows/s" in err
-    assert "3,000 created" in stdout

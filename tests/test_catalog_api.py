@@ -1,21 +1,75 @@
-"""PUT /v1/shops/{shop}/catalog against a running server: auth, formats, errors, limits, big feeds."""
+"""PUT /v1/shops/{shop}/catalog (server/cartback/endpoints/catalog.py): auth, formats, errors, limits, big feeds.
+
+What needs no real server (auth, formats, refusals) runs against the app in this process; limits on
+the wire, concurrent uploads, the block and the CLI in another process against a running server."""
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from cartback.app import create_app
+from cartback.config import Settings
 
+from tests.conftest import Shop, add_shop
 from tests.test_api_events import ORIGIN, product, track
 from tests.test_catalog import write_csv_feed
 
 DATA = Path(__file__).resolve().parent / "data" / "catalog"
+
+
+class PortalClient:
+    """httpx's ASGI client, called from sync tests through the portal running the app's event loop."""
+
+    def __init__(self, portal: BlockingPortal, client: httpx.AsyncClient) -> None:
+        self.portal, self.client = portal, client
+
+    def put(self, url: str, **kw) -> httpx.Response:
+        return self.portal.call(functools.partial(self.client.put, url, **kw))
+
+    def get(self, url: str, **kw) -> httpx.Response:
+        return self.portal.call(functools.partial(self.client.get, url, **kw))
+
+
+@dataclass
+class InProcess:
+    """The app run in this process (lifespan and all) over its own database file."""
+
+    db_path: Path
+    client: PortalClient
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory):
+    db_path = tmp_path_factory.mktemp("catalog_api") / "cartback.db"
+    app = create_app(Settings(db_path=str(db_path)))
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(app.router.lifespan_context(app)):
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1")
+        try:
+            yield InProcess(db_path, PortalClient(portal, client))
+        finally:
+            portal.call(client.aclose)
+
+
+@pytest.fixture
+def local_api(local_server):
+    return local_server.client
+
+
+@pytest.fixture
+def local_shop(local_server):
+    def make(currency: str = "TRY") -> Shop:
+        return add_shop(local_server.db_path, ["http://shop.test"], currency=currency, settings={"holdout_share": 0})
+    return make
 
 
 def put(api, shop, body: bytes | str, key: str | None = None, **params):
@@ -28,7 +82,7 @@ def rows(server, shop_id: str) -> dict[str, dict]:
     try:
         cur = conn.execute("SELECT * FROM products WHERE shop = ?", (shop_id,))
         names = [d[0] for d in cur.description]
-        return {r[1]: dict(zip(names, r)) for r in cur.fetchall()}
+        return {r[1]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
     finally:
         conn.close()
 
@@ -39,80 +93,80 @@ def error(r) -> dict:
     return body["error"]
 
 
-def test_auth(api, make_shop):
-    shop, other = make_shop(), make_shop()
-    r = api.put(f"/v1/shops/{shop.id}/catalog", content=b"id\na\n")
+def test_auth(local_api, local_shop):
+    shop, other = local_shop(), local_shop()
+    r = local_api.put(f"/v1/shops/{shop.id}/catalog", content=b"id\na\n")
     assert r.status_code == 401 and error(r)["code"] == "unauthorized"
-    r = api.put(f"/v1/shops/{shop.id}/catalog", content=b"id\na\n", headers={"authorization": "Basic eDp5"})
+    r = local_api.put(f"/v1/shops/{shop.id}/catalog", content=b"id\na\n", headers={"authorization": "Basic eDp5"})
     assert r.status_code == 401
-    r = put(api, shop, "id\na\n", key=other.api_key)  # another shop's key
+    r = put(local_api, shop, "id\na\n", key=other.api_key)  # another shop's key
     assert r.status_code == 403 and error(r)["code"] == "forbidden"
-    r = api.put("/v1/shops/no-such-shop/catalog", content=b"id\na\n", headers={"authorization": "Bearer x"})
+    r = local_api.put("/v1/shops/no-such-shop/catalog", content=b"id\na\n", headers={"authorization": "Bearer x"})
     assert r.status_code == 404 and error(r)["field"] == "shop"
-    assert api.get(f"/v1/shops/{shop.id}/catalog").status_code == 405
+    assert local_api.get(f"/v1/shops/{shop.id}/catalog").status_code == 405
 
 
-def test_csv_upload(api, cartback_server, make_shop):
-    shop = make_shop()
-    r = put(api, shop, (DATA / "products.csv").read_bytes())
+def test_csv_upload(local_api, local_server, local_shop):
+    shop = local_shop()
+    r = put(local_api, shop, (DATA / "products.csv").read_bytes())
     assert r.status_code == 200, r.text
     body = r.json()
     assert {k: body[k] for k in ("created", "updated", "rejected", "unavailable", "rejections")} == {
         "created": 4, "updated": 0, "rejected": 0, "unavailable": 0, "rejections": []}
     assert body["format"] == "csv" and body["complete"] is True
-    stored = rows(cartback_server, shop.id)
+    stored = rows(local_server, shop.id)
     assert stored["bal-850"]["name"] == "Çiçek Balı 850 g" and stored["bal-850"]["source"] == "catalog"
-    r = put(api, shop, (DATA / "products.csv").read_bytes())
+    r = put(local_api, shop, (DATA / "products.csv").read_bytes())
     assert (r.json()["created"], r.json()["updated"]) == (0, 4)
 
 
-def test_google_feeds_and_jsonl(api, cartback_server, make_shop):
-    shop = make_shop()
-    r = put(api, shop, (DATA / "google_rss.xml").read_bytes())
+def test_google_feeds_and_jsonl(local_api, local_server, local_shop):
+    shop = local_shop()
+    r = put(local_api, shop, (DATA / "google_rss.xml").read_bytes())
     assert r.status_code == 200
     body = r.json()
     assert (body["created"], body["rejected"], body["format"]) == (2, 1, "xml")
     assert body["rejections"] == [{"line": 34, "id": "kestane-460", "field": "price",
                                    "reason": "price has no currency; a Google feed writes it as '249.90 TRY'"}]
-    assert put(api, shop, (DATA / "google_atom.xml").read_bytes()).json()["created"] == 1  # polen-100 is new
-    r = put(api, shop, (DATA / "products.jsonl").read_bytes())
+    assert put(local_api, shop, (DATA / "google_atom.xml").read_bytes()).json()["created"] == 1  # polen-100 is new
+    r = put(local_api, shop, (DATA / "products.jsonl").read_bytes())
     assert (r.json()["created"], r.json()["updated"], r.json()["format"]) == (1, 2, "jsonl")
-    assert rows(cartback_server, shop.id)["12345"]["currency"] == "USD"
+    assert rows(local_server, shop.id)["12345"]["currency"] == "USD"
 
 
-def test_shop_currency_is_the_default(api, cartback_server, make_shop):
-    shop = make_shop(currency="EUR")
-    assert put(api, shop, "id,price\na,5\n").json()["created"] == 1
-    assert rows(cartback_server, shop.id)["a"]["currency"] == "EUR"
+def test_shop_currency_is_the_default(local_api, local_server, local_shop):
+    shop = local_shop(currency="EUR")
+    assert put(local_api, shop, "id,price\na,5\n").json()["created"] == 1
+    assert rows(local_server, shop.id)["a"]["currency"] == "EUR"
 
 
-def test_format_and_full_parameters(api, cartback_server, make_shop):
-    shop = make_shop()
-    assert put(api, shop, "id,name\na,A\nb,B\nc,C\n").json()["created"] == 3
-    r = put(api, shop, "id,name\na,A\n", full="true", format="csv")
+def test_format_and_full_parameters(local_api, local_server, local_shop):
+    shop = local_shop()
+    assert put(local_api, shop, "id,name\na,A\nb,B\nc,C\n").json()["created"] == 3
+    r = put(local_api, shop, "id,name\na,A\n", full="true", format="csv")
     assert (r.json()["updated"], r.json()["unavailable"]) == (1, 2)
-    stored = rows(cartback_server, shop.id)
+    stored = rows(local_server, shop.id)
     assert stored["a"]["in_stock"] == 1 and stored["b"]["in_stock"] == 0 and len(stored) == 3
-    r = put(api, shop, "id,name\na,A\n", format="pdf")
+    r = put(local_api, shop, "id,name\na,A\n", format="pdf")
     assert r.status_code == 400 and error(r)["field"] == "format"
-    r = put(api, shop, "id,name\na,A\n", full="perhaps")
+    r = put(local_api, shop, "id,name\na,A\n", full="perhaps")
     assert r.status_code == 400 and error(r)["field"] == "full"
-    r = put(api, shop, '{"id": "a"}\n', format="xml")
+    r = put(local_api, shop, '{"id": "a"}\n', format="xml")
     assert r.status_code == 400 and "XML" in error(r)["message"]
-    r = put(api, shop, "id\n", full="1")
+    r = put(local_api, shop, "id\n", full="1")
     assert r.status_code == 400 and "no products" in error(r)["message"]
-    assert rows(cartback_server, shop.id)["a"]["in_stock"] == 1
+    assert rows(local_server, shop.id)["a"]["in_stock"] == 1
 
 
 @pytest.mark.parametrize("name", ["xml_bomb.xml", "xml_external_entity.xml"])
-def test_xml_attacks_are_400(api, cartback_server, make_shop, name):
-    shop = make_shop()
-    r = put(api, shop, (DATA / name).read_bytes())
+def test_xml_attacks_are_400(local_api, local_server, local_shop, name):
+    shop = local_shop()
+    r = put(local_api, shop, (DATA / name).read_bytes())
     assert r.status_code == 400
     err = error(r)
     assert err["code"] == "bad_request" and err["field"] == "body" and "DOCTYPE" in err["message"]
-    assert rows(cartback_server, shop.id) == {}
-    assert api.get("/healthz").status_code == 200
+    assert rows(local_server, shop.id) == {}
+    assert local_api.get("/healthz").status_code == 200
 
 
 @pytest.mark.parametrize("body, words", [
@@ -123,26 +177,26 @@ def test_xml_attacks_are_400(api, cartback_server, make_shop, name):
     (b"<rss><channel><item>", "XML"),
     (b"\x00\x01\x02\x03", "'id' column"),
 ])
-def test_bad_files_are_400_never_500(api, make_shop, body, words):
-    shop = make_shop()
-    r = put(api, shop, body)
+def test_bad_files_are_400_never_500(local_api, local_shop, body, words):
+    shop = local_shop()
+    r = put(local_api, shop, body)
     assert r.status_code == 400, r.text
     assert words in error(r)["message"]
 
 
-def test_bad_rows_are_listed_with_lines(api, make_shop):
-    shop = make_shop()
+def test_bad_rows_are_listed_with_lines(local_api, local_shop):
+    shop = local_shop()
     body = b"id,name,price\n1,ok,1\n" + "2,Çiçek,1\n".encode("cp1254") + b"3,x,-5\n4,y,2\n"
-    r = put(api, shop, body)
+    r = put(local_api, shop, body)
     assert r.status_code == 200
     got = r.json()
     assert (got["created"], got["rejected"]) == (2, 2)
     assert [(x["line"], x["id"]) for x in got["rejections"]] == [(3, None), (4, "3")]
 
 
-def test_empty_body_is_400(api, make_shop):
-    shop = make_shop()
-    r = put(api, shop, b"")
+def test_empty_body_is_400(local_api, local_shop):
+    shop = local_shop()
+    r = put(local_api, shop, b"")
     assert r.status_code == 400 and error(r)["field"] == "body"
 
 
@@ -175,6 +229,7 @@ def test_declared_body_over_the_limit_is_413_at_once(cartback_server, make_shop)
     assert b"body_too_large" in answer
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_streamed_body_over_the_limit_is_413(cartback_server, make_shop):
     shop = make_shop()
@@ -251,6 +306,7 @@ def test_catalog_data_shows_in_the_block(api, cartback_server, make_shop):
     assert "Catalog honey" not in api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}).text
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_100k_products_over_http_while_events_keep_flowing(api, cartback_server, make_shop, tmp_path):
     shop = make_shop()

@@ -115,8 +115,8 @@ def test_repeated_add_or_favourite_teaches_once_until_taken_back(conn):
     # One more jar of b, c favourited again (a shop calling favorite on every page): nothing new.
     events(conn, "v", ("add", "b"), ("favorite", "c"), ("add", "b"), start=T0 + 1)
     assert (score(conn, "a", "b"), score(conn, "a", "c")) == (once_b, once_c)
-    qty, fav_at = conn.execute("SELECT cart_qty, fav_at FROM visitor_items WHERE vid = 'v' AND product_id IN ('b', 'c') "
-                               "ORDER BY product_id").fetchall()
+    qty, fav_at = conn.execute("SELECT cart_qty, fav_at FROM visitor_items WHERE vid = 'v' "
+                               "AND product_id IN ('b', 'c') ORDER BY product_id").fetchall()
     assert qty[0] == 3 and fav_at[1] == pytest.approx(T0 + 0.002)  # the first favourite's moment stays
     # Taken back and chosen again: a new signal.
     events(conn, "v", ("remove", "b"), ("unfavorite", "c"), ("add", "b"), ("favorite", "c"), start=T0 + 2)
@@ -240,9 +240,9 @@ def test_products_entering_the_cart_by_snapshot_are_learned(tmp_path):
     c = connect_sync(str(tmp_path / "snap.db"))
     transaction(c, create_shop, SHOP, ["http://shop.test"])
     for vid in ("v1", "v2"):
-        transaction(c, apply_events, SHOP, vid, [Event(type="cart", items=[("a", 1, None, None)]),
-                                                  Event(type="cart", items=[("a", 1, None, None), ("b", 1, None, None)])],
-                    T0, True)
+        carts = [Event(type="cart", items=[("a", 1, None, None)]),
+                 Event(type="cart", items=[("a", 1, None, None), ("b", 1, None, None)])]
+        transaction(c, apply_events, SHOP, vid, carts, T0, True)
     pairs = {(r[0], r[1]) for r in c.execute("SELECT product_id, neighbour_id FROM rec_neighbours WHERE shop = ?",
                                              (SHOP,))}
     assert ("a", "b") in pairs
@@ -385,7 +385,8 @@ def test_recent_products_in_memory_match_the_table_whatever_the_order_of_events(
                 batch.append(Event(type="purchase", order_id=f"o{round_}-{n}", total=1.0, currency="TRY",
                                    items=[(pid, 1, 1.0, None)], ts=ts))
             elif kind == "cart":
-                batch.append(Event(type="cart", items=[(pid, 1, None, None), (f"p{rng.randrange(12)}", 1, None, None)], ts=ts))
+                lines = [(pid, 1, None, None), (f"p{rng.randrange(12)}", 1, None, None)]
+                batch.append(Event(type="cart", items=lines, ts=ts))
             else:
                 batch.append(Event(type=kind, product_id=pid, qty=1 if kind == "add" else None, ts=ts))
         transaction(conn, apply_events, SHOP, vid, batch, T0, round_ < 4, True)

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
+
+from .products import showable
 
 SECTION_KEYS = ("cart", "viewed", "favorites", "similar")
 
@@ -45,11 +47,6 @@ class HistoryItem(NamedTuple):
 class Section:
     key: str
     products: list[dict[str, Any]] = field(default_factory=list)
-
-
-def showable(product: dict[str, Any] | None) -> bool:
-    """A card needs a name and a link, and the product must be in stock."""
-    return bool(product and product.get("name") and product.get("url") and product.get("in_stock", 1))
 
 
 def _bought_and_untouched(item: HistoryItem) -> bool:
@@ -119,7 +116,7 @@ def cart_line(item: HistoryItem) -> dict[str, Any] | None:
 
 # "You may also like": the products, or a function asked for at most `room` of them when the
 # section's turn comes (so the recommender looks up only what can still be shown).
-Similar = Union[list[dict[str, Any]], Callable[[int], list[dict[str, Any]]]]
+Similar = list[dict[str, Any]] | Callable[[int], list[dict[str, Any]]]
 
 
 def build_sections(history: list[HistoryItem], similar: Similar, settings: dict[str, Any]) -> list[Section]:

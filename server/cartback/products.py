@@ -1,11 +1,11 @@
 """Product display fields for the block, kept in memory for a few seconds.
 
 Why: every block shows products the visitor touched, and reading their rows joined to the
-visitor's history cost more than the history itself (~90 of ~140 µs for 25 products; see
-bench/README.md). Products change rarely. Changes this process makes drop the entries at once: a
-browser's product report (ingest), a catalog upload (the catalog endpoint); catalog imports from
-anywhere are seen within CATALOG_CHECK_EVERY seconds (below); a write that bypasses both (SQL by
-hand) shows within TTL seconds.
+visitor's history costs more than reading the history itself, while products change rarely.
+Changes this process makes drop the entries at once: a browser's product report (ingest), a
+catalog upload (the catalog endpoint); catalog imports from anywhere are seen within
+CATALOG_CHECK_EVERY seconds (below); a write that bypasses both (SQL by hand) shows within TTL
+seconds.
 
 Entries loaded while a change is being written could hold the old row; the generation counter
 keeps such a load out of the cache, and the TTL bounds what slips through.
@@ -41,6 +41,29 @@ def product_dict(row: Sequence[Any]) -> dict[str, Any]:
 # Sources whose details every visitor may see: the merchant's catalog, and the shop's own product
 # page read by the server (confirm.py); `browser` rows are only ever one client's word.
 CONFIRMED = ("catalog", "page")
+# The same rule in SQL, on `products p`.
+CONFIRMED_SQL = f"p.source IN ({', '.join(repr(s) for s in CONFIRMED)})"
+
+
+def showable(product: dict[str, Any] | None) -> bool:
+    """A product that can be shown as a card: it has a name and a link, and it is in stock.
+
+    The one rule for the block's sections (block.py) and the recommender (recommend/similar.py).
+    Stock: `in_stock` 0 or false hides it; a dict without the key counts as in stock. Every
+    `products` row has the column (NOT NULL DEFAULT 1, holding 0 or 1) and every visitor's own
+    report sets it, so the missing key only arises for dicts built by hand, and "truthy" gives
+    the same answer as the SQL `in_stock != 0` below for every real row."""
+    return bool(product and product.get("name") and product.get("url") and product.get("in_stock", 1))
+
+
+# `showable` in SQL, on `products p`: keep the two in step (tests/test_products.py checks they agree).
+SHOWABLE_SQL = "p.in_stock != 0 AND p.name IS NOT NULL AND p.name != '' AND p.url IS NOT NULL AND p.url != ''"
+
+
+def recommendable(product: dict[str, Any]) -> bool:
+    """Showable, and details every visitor may see: the recommender offers catalog (or confirmed
+    page) products only; browser-reported details are for the reporting visitor's own cards (issue 12)."""
+    return showable(product) and product.get("source") in CONFIRMED
 
 _OWN_FIELDS = ("name", "price", "currency", "url", "image", "category")
 
@@ -65,8 +88,8 @@ def own_details(pid: str, raw: str | None) -> dict[str, Any] | None:
     return product
 
 
-# Parsed own details by (product id, stored JSON): json.loads of 20 rows was ~70 µs of a block for
-# a shop without a catalog. Bounded; cleared whole when full.
+# Parsed own details by (product id, stored JSON): a shop without a catalog would otherwise parse
+# the same JSON for every row of every block. Bounded; cleared whole when full.
 OWN_CACHE_LIMIT = 50_000
 _own_cache: dict[tuple[str, str], dict[str, Any]] = {}
 

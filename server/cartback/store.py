@@ -23,9 +23,9 @@ HISTORY_LIMIT = 200
 
 _COLUMNS = ("product_id, viewed_at, views, carted_at, in_cart, fav_at, bought_at, last_at, "
             "cart_qty, cart_variant, cart_price, details")
-# Sorted here, not by SQLite: its sorter costs about as much as reading the rows (~20 µs for 25
-# rows, bench/README.md). The primary key bounds the read to the visitor; one row past the limit
-# says when the visitor has more than the limit, and only then does SQLite pick the newest.
+# Sorted here, not by SQLite: its sorter costs about as much as reading the rows. The primary key
+# bounds the read to the visitor; one row past the limit says when the visitor has more than the
+# limit, and only then does SQLite pick the newest.
 _HISTORY_SQL = f"SELECT {_COLUMNS} FROM visitor_items WHERE shop = ? AND vid = ? LIMIT {HISTORY_LIMIT + 1}"
 _NEWEST_SQL = f"""
 SELECT {_COLUMNS} FROM visitor_items WHERE shop = ? AND vid = ?

@@ -99,7 +99,7 @@ def _shop_set(args: argparse.Namespace) -> int:
 
 
 def _catalog_import(args: argparse.Namespace) -> int:
-    from ..catalog import cli_import
+    from .catalog import cli_import
 
     return cli_import(_existing(args.db), args.shop, args.file, args.format, args.full)
 

@@ -53,7 +53,7 @@ def _too_large(limit: int) -> ApiError:
                     "body")
 
 
-async def _spool(request: Request, limit: int) -> tempfile.SpooledTemporaryFile:
+async def _spool(request: Request, limit: int) -> tempfile.SpooledTemporaryFile[bytes]:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -61,7 +61,7 @@ async def _spool(request: Request, limit: int) -> tempfile.SpooledTemporaryFile:
                 raise _too_large(limit)
         except ValueError:
             raise bad_request("content-length", "not a number") from None
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, prefix="cartback-catalog-")
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, prefix="cartback-catalog-")  # noqa: SIM115 - the caller closes it
     try:
         size = 0
         async for chunk in request.stream():

@@ -1,53 +1,15 @@
-""""You may also like": learned product neighbours, updated incrementally as events arrive.
-
-Learning (`learn`, in the writer transaction, after `visitor_items` took the event). When a visitor
-views, carts, favourites or buys product J, each of their WINDOW most recent other products I
-(by `last_at`) is paired with J, and both directed neighbour scores grow:
-
-    I -> J  by  w = signal(J) / gap / (1 + seconds_between / TIME_SCALE)
-    J -> I  by  BACKWARD * w
-
-`gap` is I's position in the visitor's recent items (1 = the product just before J), so products
-viewed, carted and bought in sequence and together count most; `signal` weighs the event:
-view 1, favourite 2, add to cart 3, purchase 4 (the data we measured on has only views, so these
-four are a judgement call: stronger intent, stronger evidence, with no single cart or purchase
-worth more than a handful of views). A repeated view of a product the visitor already viewed
-teaches nothing new and is skipped (on the yoochoose sample that is worth +0.005 HR@8: re-views
-mostly re-pair the same products). Each event also adds its signal weight to the product's
-popularity (the last fallback).
-
-Bounded: each product keeps at most PRUNE_AT neighbours; when an insertion passes that, the list
-is cut back to its best KEEP (amortised: one cut per PRUNE_AT - KEEP new neighbours). The lists
-live in memory (`Model`, checkpointed to `rec_neighbours`): an event costs one read of the
-visitor's few most recent rows and a few dict updates, whatever the number of events stored.
-
-Serving (`similar_products`): the visitor's HISTORY most recent products vote for their
-neighbours (at most HISTORY x PRUNE_AT, from memory), each neighbour's score normalised by its
-source's total (a product with many neighbours does not drown one with few) and weighted by
-recency position 1/(p+1)^2 (the last product counts most) and by the strongest signal the visitor
-gave that product. The best candidates' details come from the product cache (server/cartback/products.py;
-only showable ones are offered); one query reads the fills, only when the neighbours run short.
-The second signal, category: a candidate in
-the categories of the visitor's recent products counts up to CATEGORY_BOOST more, and the most
-popular products of those categories fill in after the neighbours. The shop's most popular products
-come only for a visitor none of whose recent products has a usable neighbour or a category. Never
-random filler: a short list stays short.
-
-Measured offline with bench/evaluate.py (the same code path, on real click logs); the parameters
-below are the ones that measured best on the yoochoose sample, and the figures are flat around them.
-"""
+"""The learned neighbours in memory (`Model`): learning from each event in the writer thread, each
+visitor's recent products, each product's votes, and the checkpoint to `rec_neighbours` /
+`rec_products` (see the package doc for the scores)."""
 
 from __future__ import annotations
 
 import contextlib
-import heapq
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
-
-from .products import CONFIRMED, product_dict, products_of
 
 SIGNAL_WEIGHTS = {"view": 1.0, "favorite": 2.0, "add": 3.0, "purchase": 4.0}
 WINDOW = 5              # the visitor's recent products an event is paired with
@@ -56,25 +18,25 @@ TIME_SCALE = 600.0      # seconds: a pair 10 minutes apart counts half
 MIN_PAIR_WEIGHT = 0.01  # pairs weaker than this (about 16 hours apart) are not written
 KEEP = 30               # neighbours kept per product after a cut
 PRUNE_AT = 60           # cut when a product's neighbour rows pass this
-HISTORY = 5             # the visitor's most recent products that vote
-CATEGORY_BOOST = 0.5    # a candidate in the visitor's recent categories counts up to 1.5 times
-CATEGORIES = 3          # categories that fill in when neighbours run short
 
-_frozen = False
+
+
+class _Switch:
+    """Process-wide: learning stopped by `frozen()`."""
+
+    frozen = False
 
 
 @contextlib.contextmanager
 def frozen() -> Iterator[None]:
     """Stop learning for a while (offline evaluation of a model trained up to a point)."""
-    global _frozen
-    before, _frozen = _frozen, True
+    before, _Switch.frozen = _Switch.frozen, True
     try:
         yield
     finally:
-        _frozen = before
+        _Switch.frozen = before
 
 
-# -- learning (writer thread) -----------------------------------------------------------------------
 
 _RECENT_SQL = """
 SELECT product_id, last_at FROM visitor_items
@@ -112,6 +74,7 @@ def _recency(item: tuple[str, float]) -> tuple[float, str]:
 def _newer(a: tuple[str, float], b: tuple[str, float]) -> bool:
     return _recency(a) < _recency(b)
 
+
 _POPULARITY_SQL = """
 INSERT INTO rec_products (shop, product_id, popularity, category)
 VALUES (?1, ?2, ?3, (SELECT category FROM products WHERE shop = ?1 AND id = ?2))
@@ -134,13 +97,14 @@ ON CONFLICT (shop, product_id) DO UPDATE SET neighbours = excluded.neighbours
 class Model:
     """The learned neighbours of one database, in memory; `rec_neighbours` is their checkpoint.
 
-    Why in memory: read and grown in SQL, the neighbours cost a query of ~200 rows per block and
-    several upserts per event, the largest share of both endpoints' time (bench/README.md). Here
-    an event changes a few dict entries and a block reads five dicts.
+    Why in memory: read and grown in SQL, the neighbours would cost a query of up to PRUNE_AT rows
+    per voting product per block and several upserts per event; here an event changes a few dict
+    entries and a block reads five dicts.
 
     Learning runs in one thread (the server's writer); readers (blocks) take the lock for the few
     microseconds they read. A product's list is loaded from `rec_neighbours` the first time it is
-    used (never a whole shop at once: start-up costs the same with 100 products or a million). `flush(conn)` writes the lists that changed since the last flush, and the popularity
+    used (never a whole shop at once: start-up costs the same with 100 products or a million).
+    `flush(conn)` writes the lists that changed since the last flush, and the popularity
     earned, inside the caller's transaction: the server's writer writes the popularity whenever it
     runs out of work and at least every `cartback.db.POPULARITY_INTERVAL` seconds (the fills read it
     in SQL), and the lists at most every `cartback.db.FLUSH_INTERVAL` seconds (5) and on shut-down;
@@ -233,7 +197,7 @@ class Model:
         """Pair the product the visitor just touched with their recent products (see the module
         doc). `touch` has seen the write; `views`: the visitor's views of it, for a view."""
         weight = SIGNAL_WEIGHTS.get(signal)
-        if weight is None or _frozen or not self.learning:
+        if weight is None or _Switch.frozen or not self.learning:
             return
         if signal == "view":
             if views is None:
@@ -376,7 +340,7 @@ class Model:
 
 def model_of(conn: Any) -> Model:
     """The model a connection learns into (db.connect_sync and Database give every connection one)."""
-    model = getattr(conn, "model", None)
+    model: Model | None = getattr(conn, "model", None)
     if model is None:
         raise RuntimeError("this connection has no recommender model; open it with cartback.db.connect_sync")
     return model
@@ -389,136 +353,3 @@ def learn(conn: Any, shop: str, vid: str, product_id: str, signal: str, ts: floa
 
 def touch(conn: Any, shop: str, vid: str, product_id: str, last_at: float) -> None:
     model_of(conn).touch(conn, shop, vid, product_id, last_at)
-
-
-# -- serving (a reader connection, inside Database.read) ------------------------------------------
-
-# The same "worth showing" rule as block.showable, so out-of-stock or nameless products do not
-# take the places of showable ones.
-# Catalog products only: browser-reported details are for the reporting visitor's own cards (issue 12).
-_SHOWABLE = ("p.in_stock = 1 AND p.name IS NOT NULL AND p.name != '' AND p.url IS NOT NULL AND p.url != '' "
-             "AND p.source IN ('catalog', 'page')")
-
-
-_DETAILS = "p.id, p.name, p.price, p.currency, p.url, p.image, p.category, p.in_stock, p.restocked_at, p.source"
-
-
-def _categories_sql(n: int) -> str:
-    return f"SELECT id, category FROM products WHERE shop = ? AND id IN ({','.join('?' * n)})"
-
-
-def _fills_sql(n_categories: int, popular: bool) -> str:
-    """The fills: popular in each category (tags 1..), popular overall; rows (tag, popularity,
-    then the product's display fields)."""
-    parts = []
-    for i in range(n_categories):
-        parts.append(f"""SELECT * FROM (SELECT {i + 1}, r.popularity, {_DETAILS} FROM rec_products r
-        JOIN products p ON p.shop = r.shop AND p.id = r.product_id
-        WHERE r.shop = ? AND r.category = ? AND p.category = r.category AND {_SHOWABLE}
-        ORDER BY r.popularity DESC LIMIT ?)""")
-    if popular:
-        parts.append(f"""SELECT * FROM (SELECT {n_categories + 1}, r.popularity, {_DETAILS}
-        FROM rec_products r JOIN products p ON p.shop = r.shop AND p.id = r.product_id
-        WHERE r.shop = ? AND {_SHOWABLE} ORDER BY r.popularity DESC LIMIT ?)""")
-    return "\nUNION ALL\n".join(parts)
-
-
-def _showable(product: dict[str, Any] | None) -> bool:
-    # The same rule as block.showable and _SHOWABLE.
-    return bool(product and product["name"] and product["url"] and product["in_stock"] == 1
-                and product.get("source") in CONFIRMED)
-
-
-def _weights(history: Sequence[tuple[str, float, str]]) -> dict[str, float]:
-    """Each recent product's vote: the signal's weight, by recency (the last product counts most)."""
-    weights: dict[str, float] = {}
-    for p, (pid, _, signal) in enumerate(history):
-        if pid not in weights:
-            weights[pid] = SIGNAL_WEIGHTS.get(signal, 1.0) / (p + 1) ** 2
-    return weights
-
-
-def _taste(weights: dict[str, float], categories: dict[str, str | None]) -> dict[str, float]:
-    """The weight of each category among the visitor's recent products."""
-    taste: dict[str, float] = defaultdict(float)
-    for source, weight in weights.items():
-        category = categories.get(source)
-        if category:
-            taste[category] += weight
-    return taste
-
-
-def _top(scores: dict[str, float], n: int) -> list[str]:
-    """The n best-scored ids, ties to the smaller id, without sorting them all."""
-    if len(scores) <= n:
-        return sorted(scores, key=lambda c: (-scores[c], c))
-    threshold = heapq.nlargest(n, scores.values())[-1]
-    best = [c for c, score in scores.items() if score >= threshold]
-    best.sort(key=lambda c: (-scores[c], c))
-    return best[:n]
-
-
-def _choose(scores: dict[str, float], taste: dict[str, float], candidates: dict[str, dict[str, Any] | None],
-            fills: Sequence[tuple[Any, ...]], exclude: set[str], k: int,
-            popular_tag: int | None) -> list[dict[str, Any]]:
-    """Showable candidates reranked by category, then the category fills, then (only when nothing
-    else came) the shop's popular products. Pure."""
-    all_taste = sum(taste.values()) or 1.0
-    ranked: dict[str, float] = {}
-    for pid, product in candidates.items():
-        if _showable(product):
-            assert product is not None
-            ranked[pid] = scores[pid] * (1.0 + CATEGORY_BOOST * taste.get(product["category"], 0.0) / all_taste)
-    chosen = sorted(ranked, key=lambda c: (-ranked[c], c))[:k]
-    out = [candidates[pid] for pid in chosen]
-    seen = exclude | set(chosen)
-    for tag, _, product in sorted(((tag, -popularity, product_dict(row)) for tag, popularity, *row in fills),
-                                  key=lambda f: (f[0], f[1], f[2]["id"])):
-        if len(out) >= k:
-            break
-        if tag == popular_tag:
-            if out:
-                break  # something better came: no shop-wide filler
-            popular_tag = None  # nothing did: the shop's popular products, as many as fit
-        if product["id"] not in seen:
-            seen.add(product["id"])
-            out.append(product)
-    return out  # type: ignore[return-value]
-
-
-def similar_products(conn: Any, shop: str, history: Sequence[tuple[str, float, str]], exclude: set[str], k: int,
-                     categories: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
-    """Up to k products for "you may also like", best first, as display dicts. history: (id,
-    last_at, signal), newest first; `categories`: the categories of those products when the caller
-    has them (saves a query)."""
-    if k <= 0 or not history:
-        return []
-    recent = history[:HISTORY]
-    weights = _weights(recent)
-    if categories is None:
-        ids = list(weights)
-        categories = dict(conn.execute(_categories_sql(len(ids)), (shop, *ids)).fetchall())
-    scores = model_of(conn).scores(conn, shop, weights, exclude)
-    taste = _taste(weights, categories)
-    # Twice what is asked for: some may turn out out of stock, and the category may reorder them.
-    top = _top(scores, 2 * k)
-    cats = sorted(taste, key=lambda c: (-taste[c], c))[:CATEGORIES] if len(top) < 2 * k else []
-    popular = len(top) < k
-    if not top and not cats and not popular:
-        return []
-    candidates = products_of(conn).get_many(conn, shop, top)
-    fills: list[tuple[Any, ...]] = []
-    if cats or popular:
-        limit = k + len(exclude)
-        params: list[Any] = []
-        for category in cats:
-            params += [shop, category, limit]
-        if popular:
-            params += [shop, limit]
-        fills = conn.execute(_fills_sql(len(cats), popular), params).fetchall()
-    return _choose(scores, taste, candidates, fills, exclude, k, len(cats) + 1 if popular else None)
-
-
-def similar(conn: Any, shop: str, history: Sequence[tuple[str, float, str]], exclude: set[str], k: int) -> list[str]:
-    """The ids of `similar_products`."""
-    return [product["id"] for product in similar_products(conn, shop, history, exclude, k)]

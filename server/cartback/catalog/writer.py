@@ -1,0 +1,91 @@
+"""Writing an import's rows: 500-row upserts in the writer's transactions, the feed's ids kept in a
+temp table (duplicates, `full`), and `full=True` marking the shop's absent catalog products out of
+stock. Runs in the server's writer thread or the CLI's transaction."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from ..db import transaction
+from ..products import bump_catalog, products_of
+from .fields import UpsertParams
+
+# One row on its way to the writer: (line, id, the upsert's values; None for a rejected row whose
+# id still counts as present in the feed).
+PendingRow = tuple[int, str, UpsertParams | None]
+# (line, id, line of the id's first row) of an id the feed had already given.
+Duplicate = tuple[int, str, int]
+
+_UPSERT = """
+INSERT INTO products (shop, id, name, price, currency, url, image, category, in_stock, group_id, source, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'catalog', ?11)
+ON CONFLICT (shop, id) DO UPDATE SET
+    name = CASE WHEN ?12 THEN excluded.name ELSE name END,
+    price = CASE WHEN ?13 THEN excluded.price ELSE price END,
+    currency = CASE WHEN ?13 THEN excluded.currency ELSE currency END,
+    url = CASE WHEN ?14 THEN excluded.url ELSE url END,
+    image = CASE WHEN ?15 THEN excluded.image ELSE image END,
+    category = CASE WHEN ?16 THEN excluded.category ELSE category END,
+    group_id = CASE WHEN ?17 THEN excluded.group_id ELSE group_id END,
+    in_stock = excluded.in_stock,
+    restocked_at = CASE WHEN excluded.in_stock AND NOT in_stock THEN excluded.updated_at ELSE restocked_at END,
+    source = 'catalog',
+    updated_at = excluded.updated_at
+"""
+
+
+def create_seen(conn: sqlite3.Connection, table: str) -> None:
+    conn.execute(f"CREATE TEMP TABLE {table} (id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
+
+
+def drop_seen(conn: sqlite3.Connection, table: str) -> None:
+    conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def write_chunk(conn: sqlite3.Connection, shop: str, table: str, items: list[PendingRow],
+                now: float) -> tuple[int, int, int, list[Duplicate]]:
+    """Returns (created, updated, ids new to this feed, duplicates)."""
+    created = updated = new_ids = 0
+    duplicates: list[Duplicate] = []
+    remember = f"INSERT OR IGNORE INTO temp.{table} (id, line) VALUES (?, ?)"
+    for line, pid, params in items:
+        if conn.execute(remember, (pid, line)).rowcount == 0:
+            if params is not None:
+                first = conn.execute(f"SELECT line FROM temp.{table} WHERE id = ?", (pid,)).fetchone()
+                duplicates.append((line, pid, first[0] if first else 0))
+            continue
+        new_ids += 1
+        if params is None:
+            continue
+        exists = conn.execute("SELECT 1 FROM products WHERE shop = ? AND id = ?", (shop, pid)).fetchone()
+        conn.execute(_UPSERT, (shop, *params[:9], now, *params[9:]))
+        if exists:
+            updated += 1
+        else:
+            created += 1
+    products_of(conn).invalidate(shop, [pid for _, pid, params in items if params is not None])
+    bump_catalog(conn, shop)
+    return created, updated, new_ids, duplicates
+
+
+def mark_unavailable(conn: sqlite3.Connection, shop: str, table: str, expected: int, now: float) -> int:
+    held = conn.execute(f"SELECT count(*) FROM temp.{table}").fetchone()[0]
+    if held != expected:  # the ids were not all kept (chunks written on another connection?): do not guess
+        return -1
+    absent = f"shop = ? AND source = 'catalog' AND id NOT IN (SELECT id FROM temp.{table})"
+    count: int = conn.execute(f"SELECT count(*) FROM products WHERE {absent}", (shop,)).fetchone()[0]
+    conn.execute(f"UPDATE products SET in_stock = 0, updated_at = ? WHERE {absent} AND in_stock != 0", (now, shop))
+    products_of(conn).invalidate(shop)
+    bump_catalog(conn, shop)
+    return count
+
+
+Writer = Callable[..., Any]
+
+
+def connection_writer(conn: sqlite3.Connection) -> Writer:
+    """A writer over a plain connection (CLI, tests): each call is one immediate transaction."""
+    return functools.partial(transaction, conn)
