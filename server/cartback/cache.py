@@ -19,7 +19,8 @@ _FOREVER = float("inf")
 
 class BoundedCache(Generic[K, V]):
     """At most `maxsize` entries; past that the oldest written goes first. With `ttl` (seconds),
-    an entry is a miss that long after it was written; `put` may give one entry its own ttl."""
+    an entry is a miss that long after it was written; `put` may give one entry its own ttl.
+    Writers of a cache shared between threads hold a lock of the owner's; readers need none."""
 
     def __init__(self, maxsize: int, ttl: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -36,7 +37,8 @@ class BoundedCache(Generic[K, V]):
             return None
         expires, value = hit
         if expires != _FOREVER and expires <= self._clock():
-            del self._data[key]
+            # Left in place: a lookup never changes the dict, so threads that only read need no
+            # lock while another (holding the owner's lock) writes. `put` replaces it.
             return None
         return value
 

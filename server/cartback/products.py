@@ -26,10 +26,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .cache import BoundedCache
+
 COLUMNS = "id, name, price, currency, url, image, category, in_stock, restocked_at, source"
 TTL = 10.0
 CATALOG_CHECK_EVERY = 0.5
-LIMIT = 200_000  # entries; the cache is cleared whole past it
+LIMIT = 200_000  # products remembered; the oldest go first
+SHOPS_LIMIT = 10_000
 
 
 def product_dict(row: Sequence[Any]) -> dict[str, Any]:
@@ -109,27 +112,33 @@ def _parse_own(pid: str, raw: str) -> dict[str, Any] | None:
     return product
 
 
+def _now() -> float:
+    return time.monotonic()  # looked up per call, so a test can move `products.time`
+
+
 class ProductCache:
     """(shop, id) → the product's display fields as a dict (never mutated), or None when the shop
     has no row for it. `ttl=0` caches nothing (connections outside the server)."""
 
     def __init__(self, ttl: float = TTL) -> None:
         self.ttl = ttl
-        self._entries: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._entries: BoundedCache[tuple[str, str], dict[str, Any] | None] = BoundedCache(
+            LIMIT, ttl=ttl, clock=_now)
+        # Bumped by every invalidation: rows read before one are not cached after it.
         self._generation = 0
         self._lock = threading.Lock()
-        self._versions: dict[str, str | None] = {}
-        self._checked_at: dict[str, float] = {}
+        self._versions: BoundedCache[str, str | None] = BoundedCache(SHOPS_LIMIT)
+        self._checked: BoundedCache[str, bool] = BoundedCache(SHOPS_LIMIT, ttl=CATALOG_CHECK_EVERY, clock=_now)
 
     def get_many(self, conn: Any, shop: str, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
-        now = time.monotonic()
         found: dict[str, dict[str, Any] | None] = {}
         missing: list[str] = []
         entries = self._entries
         for pid in ids:
-            hit = entries.get((shop, pid))
-            if hit is not None and hit[0] > now:
-                found[pid] = hit[1]
+            key = (shop, pid)
+            hit = entries.get(key)
+            if hit is not None or entries.has(key):
+                found[pid] = hit
             else:
                 missing.append(pid)
         if missing:
@@ -137,42 +146,35 @@ class ProductCache:
             marks = ",".join("?" * len(missing))
             loaded = {r[0]: product_dict(r) for r in conn.execute(
                 f"SELECT {COLUMNS} FROM products WHERE shop = ? AND id IN ({marks})", (shop, *missing))}
-            expires = now + self.ttl
             with self._lock:
                 keep = self.ttl > 0 and generation == self._generation
-                if keep and len(entries) + len(missing) > LIMIT:
-                    entries.clear()
                 for pid in missing:
                     product = loaded.get(pid)
                     found[pid] = product
                     if keep:
-                        entries[(shop, pid)] = (expires, product)
+                        entries.put((shop, pid), product)
         return found
 
     def check_catalog(self, conn: Any, shop: str) -> None:
         """Drop the shop's entries when its catalog version moved since the last look."""
-        if self.ttl <= 0:
+        if self.ttl <= 0 or self._checked.has(shop):
             return
-        now = time.monotonic()
-        if now - self._checked_at.get(shop, -CATALOG_CHECK_EVERY) < CATALOG_CHECK_EVERY:
-            return
-        self._checked_at[shop] = now
+        self._checked.put(shop, True)
         row = conn.execute(_VERSION_SQL, (_version_key(shop),)).fetchone()
         version = row[0] if row else None
-        if self._versions.get(shop, version) != version:
+        if self._versions.has(shop) and self._versions.get(shop) != version:
             self.invalidate(shop)
-        self._versions[shop] = version
+        self._versions.put(shop, version)
 
     def invalidate(self, shop: str, ids: Iterable[str] | None = None) -> None:
         """Drop the given products of a shop (all of them when `ids` is None)."""
         with self._lock:
             self._generation += 1
             if ids is None:
-                for key in [k for k in self._entries if k[0] == shop]:
-                    del self._entries[key]
+                self._entries.discard_where(lambda key: key[0] == shop)
             else:
                 for pid in ids:
-                    self._entries.pop((shop, pid), None)
+                    self._entries.pop((shop, pid))
 
 
 _VERSION_SQL = "SELECT value FROM meta WHERE key = ?"
