@@ -43,21 +43,12 @@ from .period import (
     today_utc,
 )
 from .prices import OUTLIER_FACTOR, Prices, order_total, purchase_confirmed, purchase_items
-from .raw import (
-    _BLOCKS_SQL,
-    _CLICKS_SQL,
-    _COHORT_SQL,
-    _IMPRESSIONS_SQL,
-    _PURCHASES_SQL,
-    _SEEN_BEFORE_SQL,
-    compute_raw,
-)
+from .raw import compute_raw
 
 __all__ = [
     "COUNTS", "CSV_COLUMNS", "DAILY", "DAILY_CSV_COLUMNS", "DAY", "DEFAULT_DAYS", "EPOCH", "FIRST_DATE", "GROUPS",
     "HOLDOUT_METRICS", "LAST_DATE", "MAX_DAYS", "OUTLIER_FACTOR", "RESTORE_METRICS", "SCOPES", "VERDICT_CODES",
-    "VISITORS", "_BLOCKS_SQL", "_CLICKS_SQL", "_COHORT_SQL", "_IMPRESSIONS_SQL", "_PURCHASES_SQL", "_SEEN_BEFORE_SQL",
-    "Figures", "Prices", "ScopeFigures", "add_rolled", "attribution_days", "build_report", "compute_raw",
+    "VISITORS", "Figures", "Prices", "ScopeFigures", "add_rolled", "attribution_days", "build_report", "compute_raw",
     "daily_csv", "daily_rows", "day_number", "day_of", "day_text", "holdout_json", "holdout_share", "order_total",
     "parse_day", "parse_period", "purchase_confirmed", "purchase_items", "read_connection", "report_csv",
     "report_in_snapshot", "report_json", "rolled_days", "shop_or_404", "today_utc", "verdict_code", "verdict_text",
