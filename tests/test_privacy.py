@@ -21,9 +21,11 @@ from tests.test_report import (
     at,
     catalog_rows,
     click,
+    day_and_time,
     empty_cart,
     impression,
     purchase,
+    shop_client,
     today,
     view,
 )
@@ -45,11 +47,9 @@ def without_time(export: dict) -> dict:
 
 
 def test_export_then_erase_leaves_nothing_and_keeps_the_figures(api, make_shop, seed_catalog, cartback_server):
-    shop = make_shop(settings={"holdout_share": 0.5, "sections": SECTIONS_NO_SIMILAR})
-    seed_catalog(shop, catalog_rows())
-    cb = Client(api, shop)
-    d = today() - timedelta(days=5)
-    t = at(d, 12)
+    cb = shop_client(api, make_shop, seed_catalog, holdout_share=0.5, sections=SECTIONS_NO_SIMILAR)
+    shop = cb.shop
+    d, t = day_and_time(5, 12)
 
     def visitor_in(control: bool, history: list[dict]) -> str:
         while True:
@@ -274,7 +274,7 @@ def test_rolled_up_days_count_distinct_visitors_per_day(api, make_shop, seed_cat
     day = today()
     token = cb.visitor([view("a", at(day - timedelta(days=40), 9))])
     for days_ago in (40, 39):
-        status, block, _, _ = cb.render(token, at(day - timedelta(days=days_ago), 10))
+        _, block, _, _ = cb.render(token, at(day - timedelta(days=days_ago), 10))
         cb.send(token, [impression(block, at(day - timedelta(days=days_ago), 10) + 5)])
     start = day - timedelta(days=45)
     assert cb.report(start, day)["block"]["visitors_reached"] == 1

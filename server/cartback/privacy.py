@@ -24,7 +24,7 @@ Retention (`settings.retention_days`, default 395), run once a day by the server
 the CLI or a cron job may call it too):
 - raw rows older than the period are deleted: events and blocks by their time, visitor_items by
   their last activity, visitor rows by last_seen;
-- before that, each finished day is rolled up into `daily_counts` (server/cartback/report.py reads those
+- before that, each finished day is rolled up into `daily_counts` (server/cartback/report/daily.py reads those
   days from there, so the report's figures do not change). Days are rolled up a little ahead of
   deletion, up to attribution window + 1 day past the cut-off, so that a day still held raw never
   depends on deleted rows (a purchase's click, a block's earlier impression);
@@ -47,24 +47,17 @@ import secrets
 import sqlite3
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .ingest import memo
 from .recommend import model_of
-from .report import (
-    DAY,
-    Prices,
-    attribution_days,
-    compute_raw,
-    daily_rows,
-    day_of,
-    day_text,
-    order_total,
-    purchase_items,
-    rolled_days,
-)
+from .report import DAY, Prices, compute_raw, daily_rows, day_of, day_text, order_total, purchase_items, rolled_days
+from .shop_settings import attribution_days
 from .shops import DEFAULT_SETTINGS, Shop, get_shop
 from .validation import EVENT_TYPES
+
+if TYPE_CHECKING:
+    from .db import Database
 
 log = logging.getLogger("cartback.privacy")
 
@@ -95,10 +88,10 @@ def _other_tables(conn: sqlite3.Connection) -> list[str]:
 
 # -- export ------------------------------------------------------------------------------------------
 
-def _rows(conn: sqlite3.Connection, sql: str, params: tuple) -> list[dict[str, Any]]:
+def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
     cur = conn.execute(sql, params)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def _json_field(value: Any) -> Any:
@@ -177,7 +170,7 @@ def erase_visitor(conn: sqlite3.Connection, shop: str, vid: str) -> dict[str, An
         total = order_total(value, items, prices)
         lines = [{"id": i["id"], "qty": i.get("qty"), "price": i.get("price")} for i in items
                  if str(i["id"]) in clicked]
-        slim = {"items": lines}
+        slim: dict[str, Any] = {"items": lines}
         if isinstance(parsed, dict) and parsed.get("currency"):
             slim["currency"] = parsed["currency"]
         if isinstance(parsed, dict) and parsed.get("confirmed") is True:
@@ -190,10 +183,10 @@ def erase_visitor(conn: sqlite3.Connection, shop: str, vid: str) -> dict[str, An
     blocks = conn.execute("SELECT id, sections FROM blocks WHERE shop = ? AND vid = ?", (shop, vid)).fetchall()
     for block_id, sections in blocks:
         parsed = _json_field(sections)
-        slim = [{"key": s.get("key"), "ids": [p for p in s.get("ids") or [] if (block_id, p) in clicked_in]}
+        summary = [{"key": s.get("key"), "ids": [p for p in s.get("ids") or [] if (block_id, p) in clicked_in]}
                 for s in parsed if isinstance(s, dict)] if isinstance(parsed, list) else []
         conn.execute("UPDATE blocks SET vid = ?, sections = ? WHERE id = ?",
-                     (alias, json.dumps(slim, separators=(",", ":")), block_id))
+                     (alias, json.dumps(summary, separators=(",", ":")), block_id))
     kept["blocks"] = len(blocks)
 
     deleted["visitor_items"] = conn.execute("DELETE FROM visitor_items WHERE shop = ? AND vid = ?",
@@ -298,7 +291,7 @@ RETENTION_FIRST_DELAY = 60.0
 RETENTION_INTERVAL = 86400.0
 
 
-async def retention_loop(db, first_delay: float = RETENTION_FIRST_DELAY,
+async def retention_loop(db: Database, first_delay: float = RETENTION_FIRST_DELAY,
                          interval: float = RETENTION_INTERVAL) -> None:
     """The server's daily retention run: one writer transaction per shop, so browser events keep
     flowing between shops."""

@@ -5,15 +5,19 @@ up to a second and share a transaction. The cost: a crash loses at most the last
 seconds of render records, never an event the server acknowledged. Reports, exports and erasure
 flush first. Why a whole second: a batch's rows share the index pages they dirty (the per-visitor
 index takes one random page per row otherwise), and the block reader's snapshot is renewed after
-every commit; 0.2 s cost 21-26 µs more CPU per block (bench/ab.py).
+every commit, so fewer commits leave more CPU for the blocks themselves (bench/ab.py measures it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from typing import TYPE_CHECKING
 
 from .ingest import memo
+
+if TYPE_CHECKING:
+    from .db import Database
 
 # The visitor row remembers the first eligible moment (the holdout cohort) beyond the lifetime of
 # the blocks rows; last_seen covers the block too, so retention never drops an active visitor.
@@ -39,13 +43,13 @@ def record_blocks(conn: sqlite3.Connection, rows: list[Row]) -> None:
 
 
 class RenderLog:
-    def __init__(self, db, interval: float = 1.0, max_rows: int = 2000) -> None:
+    def __init__(self, db: Database, interval: float = 1.0, max_rows: int = 2000) -> None:
         self._db = db
         self._interval = interval
         self._max_rows = max_rows
         self._rows: list[Row] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task] = set()
+        self._flushing: set[asyncio.Task[None]] = set()
 
     def add(self, row: Row) -> None:
         self._rows.append(row)

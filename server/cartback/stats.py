@@ -23,6 +23,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 LEVEL = 0.95
 Z95 = NormalDist().inv_cdf(0.975)  # 1.959963984540054
@@ -129,7 +130,7 @@ class Comparison:
     def significant(self) -> bool:
         return self.ci95 is not None and (self.ci95[0] > 0.0 or self.ci95[1] < 0.0)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "absolute": _finite(self.absolute),
             "relative": _finite(self.relative),

@@ -105,7 +105,7 @@ def _catalog_import(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ..report import cli_report
+    from .report import cli_report
 
     _existing(args.db)
     return cli_report(args)

@@ -23,7 +23,7 @@ from ..http import allow_origin, client_address, is_bot
 from ..i18n import pick_locale
 from ..ingest import empty_cart as record_empty_cart
 from ..renders import record_blocks
-from ..report import holdout_share
+from ..shop_settings import holdout_share
 from ..shops import require_merchant
 from ..stats import in_control_group
 from ..store import compute_block
