@@ -250,7 +250,7 @@ def test_wrong_api_keys_are_limited_per_address(limited_server):
 
 
 def test_random_shop_ids_cannot_reset_a_shop_lockout():
-    from cartback.endpoints.dashboard import MAX_FAILS_PER_SHOP, _Attempts
+    from cartback.dashboard.auth import MAX_FAILS_PER_SHOP, _Attempts
 
     attempts = _Attempts()
     for i in range(MAX_FAILS_PER_SHOP):

@@ -16,10 +16,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import caps
+from . import caps, dashboard
 from .config import Settings
 from .db import Database
-from .endpoints import assets, catalog, dashboard, empty_cart, events, health, shops
+from .endpoints import assets, catalog, empty_cart, events, health, shops
 from .endpoints import report as report_endpoints
 from .endpoints import visitors as visitor_endpoints
 from .errors import ApiError, api_error_handler

@@ -20,9 +20,9 @@ from starlette.requests import Request
 
 from .cache import BoundedCache
 from .errors import ApiError, bad_request
+from .i18n import LOCALES
 
 SHOP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-LOCALES = ("tr", "en")
 
 # Where each platform's theme shows an empty cart (DESIGN-NOTES.md); a merchant can name the
 # platform instead of writing CSS. The snippet inserts the block after the first visible match.

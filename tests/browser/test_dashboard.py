@@ -319,52 +319,6 @@ def test_strict_csp_no_inline_script_and_no_console_errors(page, cartback_server
     assert anonymous.status_code == 303
 
 
-# --------------------------------------------------------------------------------------------------- pure parts
-
-
-def test_period_presets_ranges_and_bad_input():
-    from cartback.endpoints.dashboard import period_of
-
-    day = dt.date(2026, 11, 23)
-    p = period_of({}, day)
-    assert (p.start, p.end, p.preset, p.fixed) == (dt.date(2026, 8, 26), day, 90, False)
-    assert period_of({"days": "7"}, day).start == dt.date(2026, 11, 17)
-    swapped = period_of({"from": "2026-10-10", "to": "2026-10-01"}, day)
-    assert (swapped.start, swapped.end) == (dt.date(2026, 10, 1), dt.date(2026, 10, 10))
-    assert period_of({"from": "2026-10-25", "to": "2026-11-23"}, day).preset == 30
-    for bad in ({"from": "yesterday"}, {"days": "-3"}, {"from": "2010-01-01", "to": "2026-01-01"}):
-        p = period_of(bad, day)
-        assert p.fixed and p.days == 90
-
-
-def test_plain_word_verdicts():
-    from cartback.endpoints.dashboard import _verdict
-
-    def holdout(conv, rpv=(-1.0, 1.0)):
-        return {"share": 0.1,
-                "conversion": {"absolute": sum(conv) / 2, "ci95": list(conv), "significant": conv[0] > 0 or conv[1] < 0},
-                "revenue_per_visitor": {"absolute": sum(rpv) / 2, "ci95": list(rpv),
-                                        "significant": rpv[0] > 0 or rpv[1] < 0}}
-
-    assert _verdict(None)[1] == "sig_short_off"
-    assert _verdict({"share": 0})[1] == "sig_short_off"
-    assert _verdict(holdout((0.002, 0.02))) == ("sig_yes_up", "sig_short_yes")
-    assert _verdict(holdout((-0.03, -0.001))) == ("sig_yes_down", "sig_short_down")
-    assert _verdict(holdout((-0.01, 0.03), (2.0, 30.0))) == ("sig_rpv_up", "sig_short_yes")
-    assert _verdict(holdout((-0.01, 0.03))) == ("sig_not_yet_up", "sig_short_not_yet")
-    assert _verdict(holdout((-0.03, 0.01))) == ("sig_not_yet", "sig_short_not_yet")
-
-
-def test_numbers_in_each_language():
-    from cartback.endpoints.dashboard import Fmt
-
-    tr, en = Fmt("tr", "TRY"), Fmt("en", "TRY")
-    assert (tr.num(35412), en.num(35412)) == ("35.412", "35,412")
-    assert (tr.pct(0.0249, 2), en.pct(0.0249, 2)) == ("%2,49", "2.49%")
-    assert (tr.money(1234.5), en.money(1234.5)) == ("₺1.234,50", "₺1,234.50")
-    assert en.points(0.0071) == "+0.7" and tr.points(-0.0071) == "−0,7"
-
-
 def test_the_holdout_panel_compares_the_groups_the_period_has(page, cartback_server):
     # The holdout ran, then the merchant switched it off: the period still has a control group.
     origin = "http://holdout-shop.test"
@@ -384,7 +338,8 @@ def test_the_holdout_panel_compares_the_groups_the_period_has(page, cartback_ser
     assert panel.locator("[data-holdout-note='now-off']").is_visible()
     assert today().strftime("%Y") in panel.locator("[data-holdout-note='changed']").inner_text()
     control = panel.locator("table[data-table='holdout'] tbody tr").first.locator("td").all_inner_texts()
-    assert [number(x) for x in control] == [rep["holdout"]["control"]["visitors"], rep["holdout"]["treatment"]["visitors"]]
+    groups = rep["holdout"]
+    assert [number(x) for x in control] == [groups["control"]["visitors"], groups["treatment"]["visitors"]]
     assert page.locator("[data-metric='verdict'] .card__value").inner_text() != ""
     assert "switched off for this shop, so there is no control group" not in panel.inner_text()
 
@@ -398,13 +353,15 @@ def test_the_dashboard_fits_laptops_and_phones(page, cartback_server, shop, lang
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{'laptop' if size[0] > 500 else 'phone'}-{lang}.png"),
                     full_page=True)
-    wide = page.evaluate("""() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1
-        && !e.closest('.table-wrap')).map(e => e.tagName + '.' + e.className).slice(0, 8)""")
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest('.table-wrap'))
+        .map(e => e.tagName + '.' + e.className).slice(0, 8)""")
     assert wide == []
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     spilled = page.evaluate("""() => [...document.querySelectorAll('.card [data-shown], input, select, button')]
         .filter(e => { const r = e.getBoundingClientRect(), p = e.closest('.card, form, .panel') || document.body;
-                       const b = p.getBoundingClientRect(); return r.width > 0 && (r.right > b.right + 1 || r.left < b.left - 1) })
+                       const b = p.getBoundingClientRect();
+                       return r.width > 0 && (r.right > b.right + 1 || r.left < b.left - 1) })
         .map(e => e.outerHTML.slice(0, 80))""")
     assert spilled == []
     # Date fields in the reader's order: Turkish gg.aa.yyyy, never mm/dd/yyyy.

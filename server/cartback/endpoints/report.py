@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..dashboard import session_shop
 from ..errors import bad_request
 from ..report import daily_csv, report_csv, report_json
 from ..shops import require_merchant
-from .dashboard import session_shop
 
 
 async def get_report(request: Request) -> Response:

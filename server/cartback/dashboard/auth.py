@@ -1,0 +1,260 @@
+"""Signing in to the dashboard, its sessions, and the lockout against guessed keys.
+
+Sign-in takes the shop id and its API key once; after that the browser holds only a signed,
+expiring session cookie (itsdangerous, salt `cartback.dashboard`, HttpOnly, SameSite=Lax), never
+the key. The session carries a fingerprint of the key's hash, so a new key ends old sessions, and
+signing out revokes the session in `meta`, so a copied cookie dies with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import math
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..http import BODY_TIMEOUT
+from ..i18n import translator
+from ..shops import SHOP_ID, Shop
+from .pages import SECURITY_HEADERS, page_locale, render_page
+
+PURPOSE = "cartback.dashboard"
+SESSION_COOKIE = "cartback_session"
+SESSION_MAX_AGE = 12 * 3600
+
+# Against guessing keys: every failure waits, and too many for one shop (from one address, or from
+# anywhere) lock that shop's sign-in for a while. A browser that signed in to the shop before
+# carries a device cookie and is judged by its own failures only, so someone who fails on purpose
+# cannot lock the merchant out (OWASP's device cookies).
+FAIL_DELAY = 0.75
+FAIL_WINDOW = 15 * 60
+MAX_FAILS_PER_ADDRESS = 5
+MAX_FAILS_PER_SHOP = 20
+MAX_FAILS_PER_DEVICE = 5
+DEVICE_COOKIE = "cartback_device"
+DEVICE_PURPOSE = "cartback.dashboard.device"
+DEVICE_MAX_AGE = 365 * 86400
+
+
+async def _serializer(request: Request, purpose: str = PURPOSE) -> URLSafeTimedSerializer:
+    """The server secret under a purpose: a session token is never a device cookie, nor back."""
+    state = request.app.state
+    serializers = getattr(state, "dashboard_serializers", None)
+    if serializers is None:
+        serializers = state.dashboard_serializers = {}
+    serializer = serializers.get(purpose)
+    if serializer is None:
+        row = await state.db.fetchone("SELECT value FROM meta WHERE key = 'secret'")
+        if row is None:  # pragma: no cover - the app writes it at start-up
+            raise RuntimeError("server secret missing")
+        serializer = serializers[purpose] = URLSafeTimedSerializer(row[0], salt=purpose)
+    return serializer
+
+
+def _key_print(shop: Shop) -> str:
+    return hashlib.sha256(("dashboard:" + shop.api_key_hash).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Session:
+    shop: Shop
+    csrf: str
+
+
+async def current_session(request: Request) -> Session | None:
+    """The signed-in shop of a dashboard request, or None (missing, forged, expired or revoked)."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw or len(raw) > 1000:
+        return None
+    try:
+        data = (await _serializer(request)).loads(raw, max_age=SESSION_MAX_AGE)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("s"), str) or not isinstance(data.get("c"), str):
+        return None
+    shop = await request.app.state.shops.get(data["s"])
+    if shop is None or not hmac.compare_digest(str(data.get("k", "")), _key_print(shop)):
+        return None
+    if await request.app.state.db.fetchone("SELECT 1 FROM meta WHERE key = ?", (_REVOKED + data["c"],)):
+        return None  # signed out: the cookie may live on in a copy, the session does not
+    return Session(shop, data["c"])
+
+# Signed-out sessions by their random id (meta rows until the cookie would have expired anyway).
+_REVOKED = "revoked_session:"
+
+
+def _revoke(conn: sqlite3.Connection, session_id: str, now: float) -> None:
+    conn.execute("DELETE FROM meta WHERE key >= ? AND key < ? AND CAST(value AS REAL) < ?",
+                 (_REVOKED, _REVOKED[:-1] + ";", now))
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                 (_REVOKED + session_id, repr(now + SESSION_MAX_AGE)))
+
+
+async def session_shop(request: Request) -> Shop | None:
+    """For other endpoints (the report API) that also accept a dashboard session."""
+    session = await current_session(request)
+    return session.shop if session else None
+
+
+class _Attempts:
+    """Failed sign-ins per address and per shop, in a sliding window."""
+
+    def __init__(self) -> None:
+        self.fails: dict[str, list[float]] = {}
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self.fails.get(key, []) if t > now - FAIL_WINDOW]
+        if times:
+            self.fails[key] = times
+        else:
+            self.fails.pop(key, None)
+        return times
+
+    @staticmethod
+    def _limits(address: str, shop: str, device: str | None) -> tuple[tuple[str, int], ...]:
+        if device is not None:
+            return ((f"d:{device}:{shop}", MAX_FAILS_PER_DEVICE),)
+        return ((f"a:{address}:{shop}", MAX_FAILS_PER_ADDRESS), (f"s:{shop}", MAX_FAILS_PER_SHOP))
+
+    def locked_for(self, address: str, shop: str, device: str | None = None) -> float:
+        now = time.monotonic()
+        waits = []
+        for key, limit in self._limits(address, shop, device):
+            times = self._recent(key, now)
+            if len(times) >= limit:
+                waits.append(times[-limit] + FAIL_WINDOW - now)
+        return max(waits, default=0.0)
+
+    MAX_KEYS = 50_000
+
+    def fail(self, address: str, shop: str, device: str | None = None, known: bool = True) -> None:
+        """`known`: the shop exists. Failures for ids that are no shop count per address only, under
+        one key, so random shop ids cannot fill the table; a full table drops what has expired,
+        then per-address entries, never a shop's own count (clearing it would unlock the shop)."""
+        now = time.monotonic()
+        if len(self.fails) > self.MAX_KEYS:
+            self._prune(now)
+        limits = self._limits(address, shop, device) if known else ((f"a:{address}:?", MAX_FAILS_PER_ADDRESS),)
+        for key, _ in limits:
+            self.fails.setdefault(key, []).append(now)
+
+    def _prune(self, now: float) -> None:
+        for key in list(self.fails):
+            self._recent(key, now)
+        if len(self.fails) > self.MAX_KEYS:
+            oldest = sorted((times[-1], key) for key, times in self.fails.items() if key.startswith(("a:", "d:")))
+            for _, key in oldest[:len(self.fails) - self.MAX_KEYS // 2]:
+                del self.fails[key]
+
+    def success(self, address: str, shop: str, device: str | None = None) -> None:
+        for key, _ in self._limits(address, shop, device)[:1]:
+            self.fails.pop(key, None)
+
+
+def _attempts(request: Request) -> _Attempts:
+    state = request.app.state
+    attempts = getattr(state, "dashboard_attempts", None)
+    if attempts is None:
+        attempts = state.dashboard_attempts = _Attempts()
+    return attempts
+
+
+def _same_origin(request: Request) -> bool:
+    """A POST from our own pages: Origin (or Referer) names this host, or the browser sent neither."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin or origin == "null":
+        return origin is None
+    parts = urlsplit(origin)
+    return parts.netloc.lower() == request.headers.get("host", "").lower()
+
+
+async def _read_form(request: Request, limit: int = 4096) -> dict[str, str]:
+    body = b""
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):  # a stalled sign-in form must not hold its connection
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise ValueError("form too large")
+    except TimeoutError:
+        raise ValueError("form not received in time") from None
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10)
+    return {k: v[0] for k, v in fields.items()}
+
+
+async def login(request: Request) -> Response:
+    locale, _ = page_locale(request)
+    t = translator(locale)
+    try:
+        form = await _read_form(request)
+    except (ValueError, UnicodeDecodeError):
+        form = None
+    if form is None or not _same_origin(request):
+        return render_page(request, "login.html", locale, status=400, error=t("bad_request"), notice=None,
+                           shop_id="")
+    shop_id = form.get("shop", "").strip().lower()[:63]
+    key = form.get("key", "").strip()[:200]
+    address = request.client.host if request.client else "?"
+    device = await _device(request, shop_id)
+    attempts = _attempts(request)
+    wait = attempts.locked_for(address, shop_id, device)
+    if wait > 0:
+        minutes = max(1, math.ceil(wait / 60))
+        return render_page(request, "login.html", locale, status=429, error=t("locked", minutes=minutes),
+                           notice=None, shop_id=shop_id)
+    shop = await request.app.state.shops.get(shop_id) if SHOP_ID.match(shop_id) else None
+    if shop is None or not key or not shop.check_key(key):
+        attempts.fail(address, shop_id, device, known=shop is not None)
+        await asyncio.sleep(FAIL_DELAY)
+        return render_page(request, "login.html", locale, status=401, error=t("wrong_key"), notice=None,
+                           shop_id=shop_id)
+    attempts.success(address, shop.id, device)
+    token = (await _serializer(request)).dumps({"s": shop.id, "k": _key_print(shop), "c": secrets.token_urlsafe(16)})
+    response = RedirectResponse("/dashboard", status_code=303, headers=SECURITY_HEADERS)
+    secure = request.url.scheme == "https"
+    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_MAX_AGE, path="/", httponly=True, samesite="lax",
+                        secure=secure)
+    if device is None:
+        mark = (await _serializer(request, DEVICE_PURPOSE)).dumps({"s": shop.id, "d": secrets.token_urlsafe(12)})
+        response.set_cookie(DEVICE_COOKIE, mark, max_age=DEVICE_MAX_AGE, path="/dashboard/login", httponly=True,
+                            samesite="strict", secure=secure)
+    return response
+
+
+async def _device(request: Request, shop_id: str) -> str | None:
+    """The id of this browser when it signed in to `shop_id` before (its device cookie), else None."""
+    raw = request.cookies.get(DEVICE_COOKIE, "")
+    if not raw or len(raw) > 300:
+        return None
+    try:
+        data = (await _serializer(request, DEVICE_PURPOSE)).loads(raw, max_age=DEVICE_MAX_AGE)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("s") != shop_id or not isinstance(data.get("d"), str):
+        return None
+    return str(data["d"])
+
+
+async def logout(request: Request) -> Response:
+    session = await current_session(request)
+    try:
+        form = await _read_form(request)
+    except (ValueError, UnicodeDecodeError):
+        form = {}
+    if session is not None and (not _same_origin(request)
+                                or not hmac.compare_digest(form.get("csrf", ""), session.csrf)):
+        return Response("Forbidden", status_code=403, headers=SECURITY_HEADERS, media_type="text/plain")
+    if session is not None:
+        await request.app.state.db.write(_revoke, session.csrf, time.time())
+    response = RedirectResponse("/dashboard/login", status_code=303, headers=SECURITY_HEADERS)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
