@@ -31,9 +31,9 @@ is `__main__`.
 """
 
 from .client import SimulationError
-from .planner import Rates, Return, Visitor, load_products, order_prefix, plan
+from .planner import Counts, Rates, Return, Visitor, load_products, order_prefix, plan
 from .runner import Summary, run, start_in_background
 from .visits import parse_block, restore_lines
 
-__all__ = ["Rates", "Return", "SimulationError", "Summary", "Visitor", "load_products", "order_prefix",
+__all__ = ["Counts", "Rates", "Return", "SimulationError", "Summary", "Visitor", "load_products", "order_prefix",
            "parse_block", "plan", "restore_lines", "run", "start_in_background"]

@@ -8,7 +8,7 @@ import json
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,6 @@ class Rates:
     english: float = 0.15
 
 
-
 @dataclass
 class Return:
     ts: float
@@ -50,8 +49,19 @@ class Return:
     delays: tuple[float, float, float]
 
 
+@dataclass(kw_only=True)
+class Counts:
+    """What a visitor's sessions met and did on the server; a run's `Summary` adds them up."""
+    requests: int = 0
+    blocks: int = 0
+    no_block: int = 0
+    impressions: int = 0
+    restores: int = 0
+    orders: int = 0
+
+
 @dataclass
-class Visitor:
+class Visitor(Counts):
     n: int
     first: list[dict[str, Any]]
     returns: list[Return]
@@ -62,12 +72,6 @@ class Visitor:
     qty: int
     token: str | None = None
     clicked: int = 0
-    orders: int = 0
-    requests: int = 0
-    blocks: int = 0
-    no_block: int = 0
-    impressions: int = 0
-    restores: int = 0
 
 
 def load_products(path: Path | str | None = None) -> list[dict[str, Any]]:
@@ -190,3 +194,8 @@ def purchase(order_id: str, items: list[tuple[str, int, float]], ts: float) -> d
     total = round(sum(q * price for _, q, price in items), 2)
     return {"type": "purchase", "order_id": order_id, "total": total, "currency": "TRY", "ts": ts,
             "items": [{"id": pid, "qty": q, "price": price} for pid, q, price in items]}
+
+
+def totals(people: list[Visitor]) -> dict[str, int]:
+    """Every counter of `Counts`, summed over the visitors."""
+    return {f.name: sum(getattr(v, f.name) for v in people) for f in fields(Counts)}

@@ -15,21 +15,15 @@ from typing import Any
 import httpx
 
 from .client import Client, SimulationError
-from .planner import DAY, Rates, Return, Visitor, load_products, plan
+from .planner import DAY, Counts, Rates, Return, Visitor, load_products, plan, totals
 from .visits import first_visit, return_visit
 
 
 @dataclass
-class Summary:
+class Summary(Counts):
     visitors: int = 0
     sessions: int = 0
-    requests: int = 0
-    blocks: int = 0
-    no_block: int = 0
-    impressions: int = 0
     clicks: int = 0
-    orders: int = 0
-    restores: int = 0
     seconds: float = 0.0
 
     def __str__(self) -> str:
@@ -85,14 +79,10 @@ def run(widget_url: str, shop: str, api_key: str, days: int = 90, visitors: int 
                     progress(done, len(by_day))
     finally:
         client.close()
-    return Summary(
-        visitors=visitors, sessions=sum(len(s) for s in by_day.values()),
-        requests=sum(v.requests for v in people), blocks=sum(v.blocks for v in people),
-        no_block=sum(v.no_block for v in people), impressions=sum(v.impressions for v in people),
-        clicks=sum(v.clicked for v in people), restores=sum(v.restores for v in people),
-        orders=sum(v.orders for v in people) + sum(1 for v in people for e in v.first if e["type"] == "purchase"),
-        seconds=time.monotonic() - started,
-    )
+    counts = totals(people)
+    counts["orders"] += sum(1 for v in people for e in v.first if e["type"] == "purchase")
+    return Summary(visitors=visitors, sessions=sum(len(s) for s in by_day.values()),
+                   clicks=sum(v.clicked for v in people), seconds=time.monotonic() - started, **counts)
 
 
 def _wait_healthy(widget_url: str, timeout: float = 30.0) -> None:
