@@ -11,8 +11,6 @@ import re
 import httpx
 import pytest
 from cartback import demo
-from cartback.db import connect_sync
-from cartback.shops import SELECTOR_PRESETS, get_shop
 
 ORIGIN = "http://testserver"
 CATALOG = demo.expand_urls(demo.load_catalog(), ORIGIN)
@@ -252,15 +250,23 @@ def test_checkout_pushes_purchase_once_and_empties_the_cart(shop):
     assert '"event": "purchase"' not in shop.get(thanks).text, "a reload must not count the order twice"
 
 
-def test_the_demo_shop_is_a_shopify_shop_with_skus(tmp_path):
-    conn = connect_sync(str(tmp_path / "d.db"))
+# ---------------------------------------------------------------- language and origin
+
+
+def test_lang_switch_is_kept_in_a_cookie_and_leaves_a_clean_url(shop):
+    r = shop.get("/favoriler?lang=en&x=1")
+    assert (r.status_code, r.headers["location"]) == (303, "/favoriler?x=1")
+    assert shop.cookies.get("kovan_lang") == "en"
+    assert '<html lang="en"' in shop.get("/").text
+    assert shop.get("/?lang=xx").status_code == 200, "an unknown language is ignored"
+
+
+def test_a_loopback_alias_redirects_to_the_catalogs_origin(clock):
+    app = demo.create_demo_app(CATALOG, widget_port=8000, canonical_origin="http://127.0.0.1:8001/", clock=clock)
+    client = ShopClient(app)
     try:
-        assert demo.ensure_shop(conn, ["http://127.0.0.1:8001"])
-        shop = get_shop(conn, demo.SHOP_ID)
-        assert shop.settings["platform"] == "shopify" and shop.settings["id_field"] == "sku"
-        assert shop.selector_css == SELECTOR_PRESETS["shopify"]
-        assert demo.import_catalog(conn, demo.SHOP_ID, CATALOG) == len(CATALOG)
-        ids = {r[0] for r in conn.execute("SELECT id FROM products WHERE shop = ?", (demo.SHOP_ID,))}
-        assert ids == set(BY_SKU)
+        r = client.get("http://localhost:8001/cart?x=1")
+        assert (r.status_code, r.headers["location"]) == (307, "http://127.0.0.1:8001/cart?x=1")
+        assert client.get("http://127.0.0.1:8001/cart").status_code == 200
     finally:
-        conn.close()
+        client.close()

@@ -114,7 +114,7 @@ def _report(args: argparse.Namespace) -> int:
 def _forward(target: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         if target == "demo":
-            from ..demo import main as demo_main
+            from .demo import main as demo_main
 
             return demo_main(args.rest)
         script = REPO_ROOT / "bench" / "evaluate.py"
