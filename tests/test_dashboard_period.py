@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cartback.dashboard.period import MAX_DAYS, _parse_day, period_of
+from cartback.dashboard.period import MAX_DAYS, period_of
+from cartback.report.period import parse_day as _parse_day
 
 
 def test_period_presets_ranges_and_bad_input():

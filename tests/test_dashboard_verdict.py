@@ -7,7 +7,7 @@ from cartback.i18n import translator
 
 
 def holdout(conv, rpv=(-1.0, 1.0)):
-    return {"share": 0.1,
+    return {"share": 0.1, "control": {"visitors": 120}, "treatment": {"visitors": 1080},
             "conversion": {"absolute": sum(conv) / 2, "ci95": list(conv), "significant": conv[0] > 0 or conv[1] < 0},
             "revenue_per_visitor": {"absolute": sum(rpv) / 2, "ci95": list(rpv),
                                     "significant": rpv[0] > 0 or rpv[1] < 0}}
@@ -39,3 +39,8 @@ def test_every_verdict_has_a_text_in_both_languages():
         for case in cases:
             for key in _verdict(case):
                 assert t(key) != key, (locale, key)
+
+
+def test_an_empty_group_is_not_yet_significant_in_words_too():
+    empty = dict(holdout((-0.03, 0.01)), treatment={"visitors": 0})
+    assert _compares(empty) and _verdict(empty) == ("sig_not_yet", "sig_short_not_yet")

@@ -8,8 +8,9 @@ import math
 from typing import Any
 
 from ..i18n import Translate
+from ..report.period import parse_day
 from .formats import Fmt
-from .period import Period, _parse_day
+from .period import Period
 
 CHART_W, CHART_H = 560, 190
 PAD_L, PAD_R, PAD_T, PAD_B = 48, 10, 12, 26
@@ -31,7 +32,7 @@ def _buckets(daily: list[dict[str, Any]], period: Period) -> tuple[list[dict[str
     keys = ("rendered", "impressions", "clicks", "attributed_orders", "attributed_revenue")
     by_day: dict[dt.date, dict[str, Any]] = {}
     for row in daily or []:
-        day = _parse_day(str(row.get("date", "")))
+        day = parse_day(str(row.get("date", "")))
         if day is not None:
             by_day[day] = row
     rows: list[dict[str, Any]] = []

@@ -1,19 +1,19 @@
 """The dashboard's period: ?days=N (a preset) or ?from=&to=, dates typed the ISO way or day first.
 
-Unusable input never fails the page: it falls back to the last 90 days and says so (`Period.fixed`).
+The dates are read by the report's one period rule (`report.period.parse_period`, lenient: a
+person typed them). Unusable input never fails the page: it falls back to the last DEFAULT_DAYS
+days and says so (`Period.fixed`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..report import FIRST_DATE, LAST_DATE
+from ..errors import ApiError
+from ..report.period import DEFAULT_DAYS, MAX_DAYS, parse_period
 
-DEFAULT_DAYS = 90
-MAX_DAYS = 2 * 366
 PRESETS = (7, 30, 90)
 
 
@@ -27,23 +27,6 @@ class Period:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
-
-
-_DAY_FIRST = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
-
-
-def _parse_day(value: str | None) -> dt.date | None:
-    """An ISO date (2026-09-05) or one written day first (5.9.2026, 05/09/2026), as Turkish readers do."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        m = _DAY_FIRST.match(text)
-        day = dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1))) if m else dt.date.fromisoformat(text[:10])
-    except ValueError:
-        return None
-    # Outside the report's dates (year 1, 9999: overflowing day arithmetic) counts as unusable.
-    return day if FIRST_DATE <= day <= LAST_DATE else None
 
 
 def period_of(params: Mapping[str, str], today: dt.date) -> Period:
@@ -61,15 +44,9 @@ def period_of(params: Mapping[str, str], today: dt.date) -> Period:
     raw_from, raw_to = (params.get("from") or "").strip(), (params.get("to") or "").strip()
     if not raw_from and not raw_to:
         return default(False)
-    start, end = _parse_day(raw_from), _parse_day(raw_to)
-    if (raw_from and start is None) or (raw_to and end is None):
-        return default(True)
-    end = end or today
-    start = start or max(FIRST_DATE, end - dt.timedelta(days=DEFAULT_DAYS - 1))
-    if start > end:
-        start, end = end, start
-    if (end - start).days >= MAX_DAYS:
+    try:
+        start, end = parse_period(raw_from, raw_to, today, lenient=True)
+    except ApiError:
         return default(True)
     preset = next((n for n in PRESETS if end == today and (end - start).days == n - 1), None)
     return Period(start, end, preset, False)
-

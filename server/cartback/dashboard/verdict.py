@@ -1,12 +1,23 @@
-"""The holdout's verdict in plain words: does the block add sales?
-
-The purchase rate decides first, then revenue per visitor; a difference counts only when its 95 %
-interval lies wholly on one side of zero. The answers are text keys of the dashboard's catalog.
-"""
+"""The holdout's verdict in plain words: the report's one rule (`report.holdout.verdict_code`),
+worded by the dashboard's catalog as a long and a short text."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from ..report.holdout import verdict_code
+
+# verdict code → (long text key, short text key). With an empty group nothing is significant yet.
+_TEXTS = {
+    "off": ("holdout_off", "sig_short_off"),
+    "not_enough": ("sig_not_yet", "sig_short_not_yet"),
+    "up": ("sig_yes_up", "sig_short_yes"),
+    "down": ("sig_yes_down", "sig_short_down"),
+    "rpv_up": ("sig_rpv_up", "sig_short_yes"),
+    "rpv_down": ("sig_rpv_down", "sig_short_down"),
+    "not_yet_up": ("sig_not_yet_up", "sig_short_not_yet"),
+    "not_yet": ("sig_not_yet", "sig_short_not_yet"),
+}
 
 
 def _f(d: dict[str, Any] | None, key: str) -> float:
@@ -16,38 +27,12 @@ def _f(d: dict[str, Any] | None, key: str) -> float:
         return 0.0
 
 
-def _direction(uplift: dict[str, Any] | None) -> int:
-    """+1 / -1 when the 95 % interval lies wholly above / below zero, else 0."""
-    u = uplift or {}
-    lo, hi = [*(u.get("ci95") or [0, 0]), 0, 0][:2]
-    if u.get("significant") and (lo or 0) > 0:
-        return 1
-    if u.get("significant") and (hi or 0) < 0:
-        return -1
-    return 0
-
-
 def _compares(holdout: dict[str, Any] | None) -> bool:
     """Whether the period has groups to compare: the holdout is on now, or it was during the period
     (a control group from before the setting was switched off still measures the block)."""
-    if not holdout:
-        return False
-    return _f(holdout, "share") > 0 or _f(holdout.get("control"), "visitors") > 0
+    return verdict_code(holdout) != "off"
 
 
 def _verdict(holdout: dict[str, Any] | None) -> tuple[str, str]:
-    """(long text key, short text key) in plain words: the purchase rate first, then revenue per visitor."""
-    if holdout is None or not _compares(holdout):
-        return "holdout_off", "sig_short_off"
-    conversion, revenue = _direction(holdout.get("conversion")), _direction(holdout.get("revenue_per_visitor"))
-    if conversion > 0:
-        return "sig_yes_up", "sig_short_yes"
-    if conversion < 0:
-        return "sig_yes_down", "sig_short_down"
-    if revenue > 0:
-        return "sig_rpv_up", "sig_short_yes"
-    if revenue < 0:
-        return "sig_rpv_down", "sig_short_down"
-    if _f(holdout.get("conversion"), "absolute") > 0:
-        return "sig_not_yet_up", "sig_short_not_yet"
-    return "sig_not_yet", "sig_short_not_yet"
+    """(long text key, short text key): the purchase rate first, then revenue per visitor."""
+    return _TEXTS[verdict_code(holdout)]

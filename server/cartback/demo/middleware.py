@@ -10,10 +10,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.types import Receive, Scope, Send
 
+from ..i18n import LOCALES
 from .cart import CartStore
 
-# The languages of the demo shop's texts (demo_site/texts.json), as cartback.i18n has them.
-LOCALES = ("tr", "en")
 LANG_COOKIE = "kovan_lang"
 LOOPBACK = ("127.0.0.1", "localhost")
 
