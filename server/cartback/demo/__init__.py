@@ -14,9 +14,10 @@ origin), `site` (the Starlette app and its pages), `servers` (both servers in on
 options and output are `cartback.cli.demo`.
 """
 
+from ..i18n import LOCALES
 from .cart import Cart, CartError, CartStore
 from .catalog import FEED_FIELDS, SITE_DIR, expand_urls, import_catalog, load_catalog
-from .middleware import LOCALES, DemoMiddleware
+from .middleware import DemoMiddleware
 from .seed import (
     DEMO_SETTINGS,
     PLATFORM_SETTINGS,
