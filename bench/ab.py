@@ -29,6 +29,7 @@ import tempfile
 import threading
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 ROWS = ("bare", "snippet", "events", "block", "block-many")
@@ -66,8 +67,9 @@ class Side:
         db = workdir / "bench.db"
         # The database is created by the tree's own code in a process of its own: each side's schema
         # (migrations) is its own version's.
-        code = ("import random, sys; from pathlib import Path; sys.path[:0] = [sys.argv[1] + '/server', sys.argv[1] + '/bench']; "
-                "import throughput as t; t.create_shop_and_catalog(Path(sys.argv[2]), t.make_catalog(random.Random(1)))")
+        code = ("import random, sys; from pathlib import Path; "
+                "sys.path[:0] = [sys.argv[1] + '/server', sys.argv[1] + '/bench']; import throughput as t; "
+                "t.create_shop_and_catalog(Path(sys.argv[2]), t.make_catalog(random.Random(1)))")
         subprocess.run([sys.executable, "-c", code, str(tree), str(db)], check=True)
         rng = random.Random(1)
         products = self.bench.make_catalog(rng)
@@ -118,12 +120,12 @@ def main() -> int:
         cpu: dict[tuple[str, str], list[float]] = {(s.label, r): [] for s in sides for r in rows}
         for n in range(args.rounds):
             for row in rows:
-                results = {}
+                results: dict[str, Any] = {}
 
-                def run(side: Side) -> None:
+                def run(side: Side, row: str, results: dict[str, Any]) -> None:
                     results[side.label] = side.measure(row, args.duration)
 
-                threads = [threading.Thread(target=run, args=(s,)) for s in sides]
+                threads = [threading.Thread(target=run, args=(s, row, results)) for s in sides]
                 for t in threads:
                     t.start()
                 for t in threads:
@@ -139,7 +141,7 @@ def main() -> int:
         print(f"{'row':10s} {'A µs':>7s} {'B µs':>7s}  B-A: median of rounds (range)")
         for row in rows:
             a, b = cpu[("A", row)], cpu[("B", row)]
-            diffs = sorted(y - x for x, y in zip(a, b))
+            diffs = sorted(y - x for x, y in zip(a, b, strict=True))
             print(f"{row:10s} {statistics.median(a):7.0f} {statistics.median(b):7.0f}  "
                   f"{statistics.median(diffs):+5.0f} µs ({diffs[0]:+.0f} .. {diffs[-1]:+.0f})")
         return 0

@@ -152,7 +152,7 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Server:
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - open as long as the server runs
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--serve-child", str(self.db_path), str(self.port)],
             cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=child_setup(self.cpu, self.priority),
@@ -387,7 +387,7 @@ def _cpu_busy(cpu: int | None) -> tuple[float, float]:
     for line in Path("/proc/stat").read_text().splitlines():
         if line.startswith(f"cpu{cpu} "):
             v = [int(x) for x in line.split()[1:]]
-            user, nice, system, idle, iowait, irq, softirq, steal = (v + [0] * 8)[:8]
+            user, nice, system, _idle, _iowait, irq, softirq, steal = [*v, 0, 0, 0, 0, 0, 0, 0, 0][:8]
             tick = os.sysconf("SC_CLK_TCK")
             return (user + nice + system + irq + softirq) / tick, steal / tick
     return 0.0, 0.0
@@ -462,7 +462,8 @@ def profile_endpoint(py_spy: str, rig: Rig, endpoint: Endpoint, out_dir: Path, d
     assert rig.server.proc is not None
     raw = out_dir / f"{endpoint.name}.collapsed.txt"
     spy = subprocess.Popen([py_spy, "record", "--pid", str(rig.server.proc.pid), "--rate", str(rate),
-                            "--format", "raw", "--nolineno", "--nonblocking", "--gil", "--duration", str(int(duration) + 2),
+                            "--format", "raw", "--nolineno", "--nonblocking", "--gil",
+                            "--duration", str(int(duration) + 2),
                             "--output", str(raw)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            preexec_fn=child_setup(rig.load_cpu, rig.priority), start_new_session=rig.priority)
@@ -477,8 +478,8 @@ def profile_endpoint(py_spy: str, rig: Rig, endpoint: Endpoint, out_dir: Path, d
 
 
 # Frames every sample of a thread passes through: they say nothing about where time goes.
-_OUTER_FRAMES = ("<module> (", "main (throughput.py)", "serve_child (", "run (uvicorn/main.py)", "Server.run (uvicorn",
-                 "asyncio_run (", "Runner.run (asyncio", "Thread._bootstrap", "Thread.run (threading", "_worker (concurrent")
+_OUTER_FRAMES = ("<module> (", "main (throughput.py)", "serve_child (", "run (uvicorn/main.py)",
+                 "Server.run (uvicorn", "asyncio_run (", "Runner.run (asyncio", "Thread._bootstrap", "Thread.run (threading", "_worker (concurrent")
 
 
 def summarize_profile(raw: Path, rate: int, m: Measurement, endpoint: Endpoint, top: int = 30) -> str:
@@ -678,9 +679,9 @@ def report(endpoints: list[Endpoint], results: dict[str, list[Measurement]]) -> 
         ms = results[e.name]
         rps = statistics.median(m.rps for m in ms)
         cpu_us = statistics.median(m.cpu_us for m in ms)
-        ratios = [m.rps / b.rps for m, b in zip(ms, bare)]
+        ratios = [m.rps / b.rps for m, b in zip(ms, bare, strict=True)]
         ratio = statistics.median(ratios)
-        cpu_ratio = statistics.median(b.cpu_us / m.cpu_us for m, b in zip(ms, bare))
+        cpu_ratio = statistics.median(b.cpu_us / m.cpu_us for m, b in zip(ms, bare, strict=True))
         if e.target is None:
             verdict, target = "reference", ""
         else:
