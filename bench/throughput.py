@@ -479,7 +479,8 @@ def profile_endpoint(py_spy: str, rig: Rig, endpoint: Endpoint, out_dir: Path, d
 
 # Frames every sample of a thread passes through: they say nothing about where time goes.
 _OUTER_FRAMES = ("<module> (", "main (throughput.py)", "serve_child (", "run (uvicorn/main.py)",
-                 "Server.run (uvicorn", "asyncio_run (", "Runner.run (asyncio", "Thread._bootstrap", "Thread.run (threading", "_worker (concurrent")
+                 "Server.run (uvicorn", "asyncio_run (", "Runner.run (asyncio", "Thread._bootstrap",
+                 "Thread.run (threading", "_worker (concurrent")
 
 
 def summarize_profile(raw: Path, rate: int, m: Measurement, endpoint: Endpoint, top: int = 30) -> str:
