@@ -4,7 +4,7 @@ Reads come three ways. `fetchall`/`fetchone` go through aiosqlite, one thread ho
 `read(fn)` runs a whole read function in a reader thread, in one read transaction: one hop and one
 consistent snapshot instead of one hop per query (Datasette's model; exports use it).
 `read_inline(fn)` runs it on the event loop itself, for the block's one small indexed query: on a
-one-core server a hop costs more than such a query (bench/README.md). Its snapshot lasts until
+one-core server a hop to a thread costs more than such a query. Its snapshot lasts until
 this process commits (or SNAPSHOT_MAX_AGE), so a block pays no locking when nothing changed.
 
 Why a writer thread of our own: a group commit runs many requests' statements in one transaction,
@@ -52,8 +52,8 @@ MAX_BATCH = 512
 # crash can lose, against the cost a busy server pays (~40 ms to rewrite 200 busy products' lists).
 FLUSH_INTERVAL = 5.0
 # The popularity earned is written whenever the writer runs out of work, and under steady load at
-# least this often: one upsert per product a batch touched, ~7 µs of a tracking call when written
-# with every group commit (bench/README.md). The fills read it from the file, a second late at most.
+# least this often: one upsert per product a batch touched, which every group commit would otherwise
+# pay. The fills read it from the file, a second late at most.
 POPULARITY_INTERVAL = 1.0
 
 
@@ -327,8 +327,8 @@ class Database:
         """Run the batch's calls in the open transaction; one that raises is undone alone.
 
         Calls almost never raise, so the first pass gives them no SAVEPOINT each: inside a
-        savepoint SQLite copies every page a call changes into a sub-journal first, and the two
-        statements cost several µs of a ~100 µs tracking write (bench/README.md). When one
+        savepoint SQLite copies every page a call changes into a sub-journal first, a cost every
+        tracking write would pay for a failure that almost never comes. When one
         raises, the transaction is rolled back and the batch runs again with a savepoint per call.
         The calls before the failing one already taught the recommender, so they run again
         without learning."""
@@ -417,7 +417,7 @@ class Database:
 
         For small reads bounded by an index and a LIMIT (the block's: one query, two when the
         recommender needs fills): on a one-core server the hop to a reader thread and back costs
-        more than such a read (bench/README.md). The read transaction stays open between calls
+        more than such a read. The read transaction stays open between calls
         until this process's writer commits or SNAPSHOT_MAX_AGE passes: a visitor's acknowledged
         event is always in the next block, and a quiet server does not pay for a new snapshot per
         block. Only the loop thread calls this, so nothing else uses the connection meanwhile."""

@@ -8,8 +8,8 @@ visitor and product; `recommend.learn` keeps the learned neighbours current as e
 Views are not logged as rows: they are most of the traffic, and nothing reads them one by one.
 The block, the export and the recommender use what `visitor_items` keeps per product (the last
 view, the number of views), so a year of someone's browsing is not kept a second time (data
-minimisation), and a view costs one statement, the `visitor_items` upsert (a log row with its
-visitor and type index entries was ~34 µs of a ~285 µs tracking call, bench/README.md).
+minimisation), and a view costs one statement, the `visitor_items` upsert, instead of a log row
+and its index entries as well.
 
 Two writes are skipped when they would change nothing: a browser's product details identical to
 what this process last wrote for that product, and the visitor's `last_seen` when this process
