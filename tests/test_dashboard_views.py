@@ -125,20 +125,15 @@ def test_the_language_asked_for_is_remembered(dash):
     assert "Sign in to your results" in other.get("/dashboard/login", headers={"accept-language": "en-GB"}).text
 
 
-class _Request:
-    def __init__(self, extra: dict | None) -> None:
-        self.app = type("App", (), {"state": type("State", (), {"settings": type("S", (), {"extra": extra})})})
-
-
 class _Shop:
     def __init__(self, shop_id: str, origins: list[str]) -> None:
         self.id, self.origins = shop_id, origins
 
 
 def test_the_shop_link_goes_to_the_demo_shops_cart_or_the_shop():
-    assert views._demo_link(_Request({"demo_shop_url": "http://demo.test/"}), _Shop("s", [])) == (
+    assert views._demo_link({"demo_shop_url": "http://demo.test/"}, _Shop("s", [])) == (
         "http://demo.test/sepet", "preview")
-    assert views._demo_link(_Request(None), _Shop("demo", ["http://127.0.0.1:8001"])) == (
+    assert views._demo_link({}, _Shop("demo", ["http://127.0.0.1:8001"])) == (
         "http://127.0.0.1:8001/sepet", "preview")
-    assert views._demo_link(_Request(None), _Shop("s", ["https://shop.test"])) == ("https://shop.test/", "open_shop")
-    assert views._demo_link(_Request(None), _Shop("s", [])) == (None, "open_shop")
+    assert views._demo_link({}, _Shop("s", ["https://shop.test"])) == ("https://shop.test/", "open_shop")
+    assert views._demo_link({}, _Shop("s", [])) == (None, "open_shop")

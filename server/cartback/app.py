@@ -1,14 +1,10 @@
-"""The Starlette application: routes, shared state, start-up and shut-down."""
+"""The Starlette application: routes, error answers, and the lifespan that starts `services.Services`."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import secrets
-import sqlite3
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,32 +12,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import caps, dashboard
+from . import dashboard
 from .config import Settings
-from .db import Database
 from .endpoints import assets, catalog, empty_cart, events, health, shops
 from .endpoints import report as report_endpoints
 from .endpoints import visitors as visitor_endpoints
 from .errors import ApiError, api_error_handler
-from .http import AddressLimiter, RateLimiter
-from .privacy import retention_loop
-from .render import Renderer
-from .renders import RenderLog
-from .shops import ShopRegistry
-from .snippet import Snippet, load_adapters
-from .tokens import VisitorTokens
+from .services import Services
 
 log = logging.getLogger("cartback")
-
-
-def _ensure_secret(conn: sqlite3.Connection) -> str:
-    # Generated once and kept in the database, so tokens survive restarts with no configuration.
-    row = conn.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
-    if row:
-        return str(row[0])
-    secret = secrets.token_urlsafe(32)
-    conn.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (secret,))
-    return secret
 
 
 async def preflight(request: Request) -> Response:
@@ -82,37 +61,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state = app.state
-        max_pages = int(settings.max_db_mb * 1024 * 1024 // 4096) if settings.max_db_mb else None
-        db = Database(settings.db_path, readers=settings.readers, max_pages=max_pages)
-        await db.start()
-        secret = await db.write(_ensure_secret)
-        state.db = db
-        state.render_log = RenderLog(db)
-        state.tokens = VisitorTokens(secret, settings.token_max_age_days * 86400)
-        state.confirmer = None
-        if settings.confirm_pages:
-            from .confirm import PageConfirmer
-
-            state.confirmer = PageConfirmer(db, state.shops)
-            state.confirmer.start()
-        # Raw events past each shop's retention period: rolled into daily counts, then deleted, daily.
-        retention = asyncio.ensure_future(retention_loop(db))
+        app.state.services = await Services.start(settings)
         try:
             yield
         finally:
-            retention.cancel()
-            await asyncio.gather(retention, return_exceptions=True)
-            if state.confirmer is not None:
-                await state.confirmer.close()
-            await state.render_log.close()
-            await db.close()
+            await app.state.services.close()
 
     asset_routes = assets.routes(settings)
     app = Starlette(
         routes=[
-            # The three hot routes first (/snippet.js, then the tracking calls and the block):
-            # Starlette tries routes in order, a regex match each.
+            # The busiest routes first (/snippet.js, then the tracking calls and the block):
+            # Starlette tries routes in order.
             *asset_routes[:1],
             *events.routes,
             *empty_cart.routes,
@@ -130,37 +89,4 @@ def create_app(settings: Settings | None = None) -> Starlette:
                             Exception: server_error},
         lifespan=lifespan,
     )
-    state = app.state
-    state.settings = settings
-    caps.limits.max_browser_products = settings.max_browser_products
-    caps.limits.max_visitors = settings.max_visitors
-    caps.limits.max_items_per_visitor = settings.max_visitor_items
-    state.snippet = Snippet.load(settings.snippet_path)
-    state.snippet_responses = assets.snippet_responses(state.snippet)
-    state.adapters = assets.adapter_responses(load_adapters(settings.snippet_path.parent))
-    state.renderer = Renderer(settings.templates_dir)
-    state.limiter = RateLimiter(settings.rate_limit_per_minute)
-    state.shops = ShopRegistry(_LazyDb(app))
-    # Calls per client address (events and the block, token or not), and wrong API keys per address.
-    state.address_limiter = AddressLimiter(settings.address_limit_per_minute)
-    state.shops.key_failures = AddressLimiter(settings.key_failures_per_minute, "wrong API keys", "authorization")
-
-    def invalidate_shop(shop_id: str) -> None:
-        state.shops.forget(shop_id)
-        db = getattr(state, "db", None)
-        if db is not None:
-            db.products.invalidate(shop_id)
-
-    state.invalidate_shop = invalidate_shop
     return app
-
-
-class _LazyDb:
-    """The registry is built before start-up opens the database."""
-
-    def __init__(self, app: Starlette) -> None:
-        self._app = app
-
-    async def fetchone(self, sql: str, params: Any = ()) -> tuple[Any, ...] | None:
-        db: Database = self._app.state.db
-        return await db.fetchone(sql, params)

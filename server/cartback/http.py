@@ -45,7 +45,7 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise ApiError(400, "bad_request", "content-length: not a number", "content-length") from None
         if too_big:
             raise ApiError(413, "body_too_large", f"body: larger than {limit} bytes", "body")
-    timeout = getattr(request.app.state.settings, "body_timeout", BODY_TIMEOUT)
+    timeout = request.app.state.services.settings.body_timeout
     chunks: list[bytes] = []
     size = 0
     try:
@@ -80,7 +80,7 @@ def allow_origin(request: Request, shop: Shop) -> dict[str, str]:
 
 def is_bot(request: Request) -> bool:
     """A crawler or headless browser that says so (`serve --count-bots` lets them through)."""
-    if request.app.state.settings.count_bots:
+    if request.app.state.services.settings.count_bots:
         return False
     return bool(BOT_UA.search(request.headers.get("user-agent", "").lower()))
 

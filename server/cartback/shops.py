@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -21,6 +21,9 @@ from starlette.requests import Request
 from .cache import BoundedCache
 from .errors import ApiError, bad_request
 from .i18n import LOCALES
+
+if TYPE_CHECKING:
+    from .http import AddressLimiter
 
 SHOP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -331,8 +334,10 @@ class ShopRegistry:
     runs is picked up; unknown ids are cached briefly too, so junk ids cost no query each time.
     """
 
-    def __init__(self, db: RowSource, ttl: float = 30.0) -> None:
+    def __init__(self, db: RowSource, ttl: float = 30.0, key_failures: AddressLimiter | None = None) -> None:
         self._db = db
+        # Wrong API keys per client address (`require_merchant`).
+        self.key_failures = key_failures
         # An unknown id is remembered too (as None, briefly), so junk ids cost no query each.
         self._cache: BoundedCache[str, Shop | None] = BoundedCache(10_000, ttl=ttl)
 
@@ -369,15 +374,15 @@ class ShopRegistry:
 async def require_merchant(request: Request, shop_id: str) -> Shop:
     """The shop, when the request carries its API key as `Authorization: Bearer <key>`.
 
-    Wrong keys are counted per client address (`shops.key_failures`, set by the app): past the limit
+    Wrong keys are counted per client address (`ShopRegistry.key_failures`): past the limit
     the address gets 429 for the rest of the minute, right key or not, so keys cannot be guessed at speed."""
     from .http import client_address
 
-    shops: ShopRegistry = request.app.state.shops
+    shops: ShopRegistry = request.app.state.services.shops
     headers = request.headers
     address = client_address(request.scope)
     shop = await shops.require(shop_id)
-    guard = getattr(shops, "key_failures", None)
+    guard = shops.key_failures
     if guard is not None and guard.blocked(address):
         guard.refuse()
     auth = headers.get("authorization", "")

@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.responses import Response
+
 CORE = "cartback"
 
 
@@ -41,3 +43,35 @@ class Snippet:
 def load_adapters(dist: Path) -> dict[str, Snippet]:
     """Every built platform adapter beside the core: dist/<platform>.js by platform name."""
     return {path.stem: Snippet.load(path) for path in sorted(dist.glob("*.js")) if path.stem != CORE}
+
+
+# The core's URL is pasted into shops' pages and never changes: short enough that a new version
+# reaches shops within minutes; the ETag makes rechecks cheap.
+SHORT_CACHE = "public, max-age=300, stale-while-revalidate=86400"
+# An adapter's URL carries its content hash (/v1/config names it), so a new build is a new URL.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def snippet_responses(snippet: Snippet, cache_control: str = SHORT_CACHE) -> dict[str, Response]:
+    """The three answers a built file can get, made once at start-up: a Response holds no
+    per-request state, so one instance answers every request."""
+    common = {
+        "etag": snippet.etag,
+        "cache-control": cache_control,
+        "vary": "Accept-Encoding",
+        "access-control-allow-origin": "*",
+    }
+    js = "application/javascript; charset=utf-8"
+    return {
+        "gzip": Response(snippet.gzipped, headers={**common, "content-encoding": "gzip"}, media_type=js),
+        "plain": Response(snippet.plain, headers=common, media_type=js),
+        "not_modified": Response(status_code=304, headers=common),
+    }
+
+
+AdapterResponses = tuple[Snippet, dict[str, Response], dict[str, Response]]
+
+
+def adapter_responses(adapters: dict[str, Snippet]) -> dict[str, AdapterResponses]:
+    return {name: (snippet, snippet_responses(snippet, IMMUTABLE), snippet_responses(snippet))
+            for name, snippet in adapters.items()}

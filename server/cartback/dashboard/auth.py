@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..http import BODY_TIMEOUT
 from ..i18n import translator
+from ..services import services
 from ..shops import SHOP_ID, Shop
 from .pages import SECURITY_HEADERS, page_locale, render_page
 
@@ -47,16 +48,10 @@ DEVICE_MAX_AGE = 365 * 86400
 
 async def _serializer(request: Request, purpose: str = PURPOSE) -> URLSafeTimedSerializer:
     """The server secret under a purpose: a session token is never a device cookie, nor back."""
-    state = request.app.state
-    serializers = getattr(state, "dashboard_serializers", None)
-    if serializers is None:
-        serializers = state.dashboard_serializers = {}
-    serializer = serializers.get(purpose)
+    state = services(request)
+    serializer = state.dashboard_serializers.get(purpose)
     if serializer is None:
-        row = await state.db.fetchone("SELECT value FROM meta WHERE key = 'secret'")
-        if row is None:  # pragma: no cover - the app writes it at start-up
-            raise RuntimeError("server secret missing")
-        serializer = serializers[purpose] = URLSafeTimedSerializer(row[0], salt=purpose)
+        serializer = state.dashboard_serializers[purpose] = URLSafeTimedSerializer(state.secret, salt=purpose)
     return serializer
 
 
@@ -81,10 +76,10 @@ async def current_session(request: Request) -> Session | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("s"), str) or not isinstance(data.get("c"), str):
         return None
-    shop = await request.app.state.shops.get(data["s"])
+    shop = await services(request).shops.get(data["s"])
     if shop is None or not hmac.compare_digest(str(data.get("k", "")), _key_print(shop)):
         return None
-    if await request.app.state.db.fetchone("SELECT 1 FROM meta WHERE key = ?", (_REVOKED + data["c"],)):
+    if await services(request).db.fetchone("SELECT 1 FROM meta WHERE key = ?", (_REVOKED + data["c"],)):
         return None  # signed out: the cookie may live on in a copy, the session does not
     return Session(shop, data["c"])
 
@@ -161,11 +156,7 @@ class _Attempts:
 
 
 def _attempts(request: Request) -> _Attempts:
-    state = request.app.state
-    attempts = getattr(state, "dashboard_attempts", None)
-    if attempts is None:
-        attempts = state.dashboard_attempts = _Attempts()
-    return attempts
+    return services(request).dashboard_attempts
 
 
 def _same_origin(request: Request) -> bool:
@@ -211,7 +202,7 @@ async def login(request: Request) -> Response:
         minutes = max(1, math.ceil(wait / 60))
         return render_page(request, "login.html", locale, status=429, error=t("locked", minutes=minutes),
                            notice=None, shop_id=shop_id)
-    shop = await request.app.state.shops.get(shop_id) if SHOP_ID.match(shop_id) else None
+    shop = await services(request).shops.get(shop_id) if SHOP_ID.match(shop_id) else None
     if shop is None or not key or not shop.check_key(key):
         attempts.fail(address, shop_id, device, known=shop is not None)
         await asyncio.sleep(FAIL_DELAY)
@@ -254,7 +245,7 @@ async def logout(request: Request) -> Response:
                                 or not hmac.compare_digest(form.get("csrf", ""), session.csrf)):
         return Response("Forbidden", status_code=403, headers=SECURITY_HEADERS, media_type="text/plain")
     if session is not None:
-        await request.app.state.db.write(_revoke, session.csrf, time.time())
+        await services(request).db.write(_revoke, session.csrf, time.time())
     response = RedirectResponse("/dashboard/login", status_code=303, headers=SECURITY_HEADERS)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response

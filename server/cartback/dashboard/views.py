@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..i18n import LOCALES, Translate, translator
 from ..report import daily_csv, report_csv, report_json
+from ..services import services
 from ..shops import Shop
 from .auth import SESSION_COOKIE, current_session
 from .charts import _buckets, build_chart, ci_chart
@@ -33,13 +34,12 @@ async def login_page(request: Request) -> Response:
 
 
 async def load_report(request: Request, shop: Shop, period: Period) -> dict[str, Any]:
-    await request.app.state.render_log.flush()  # blocks rendered a moment ago count too
-    return await report_json(request.app.state.db, shop, period.start, period.end)
+    await services(request).render_log.flush()  # blocks rendered a moment ago count too
+    return await report_json(services(request).db, shop, period.start, period.end)
 
 
-def _demo_link(request: Request, shop: Shop) -> tuple[str | None, str]:
+def _demo_link(extra: dict[str, Any], shop: Shop) -> tuple[str | None, str]:
     """Where the page's shop link goes, and its text key: the demo shop's cart, or the shop itself."""
-    extra = getattr(request.app.state.settings, "extra", None) or {}
     url = extra.get("demo_shop_url")
     if url:
         return url.rstrip("/") + "/sepet", "preview"
@@ -75,7 +75,7 @@ async def dashboard(request: Request) -> Response:
         "today": today, "presets": [{"n": n, "active": period.preset == n} for n in PRESETS],
         "generated": fmt.date(today, "d MMMM y") + " " + dt.datetime.now(dt.UTC).strftime("%H:%M"),
     }
-    context["preview_url"], context["preview_label"] = _demo_link(request, shop)
+    context["preview_url"], context["preview_label"] = _demo_link(services(request).settings.extra, shop)
     if report is not None:
         context.update(_figures(report, period, fmt, t, today))
         context.update(_holdout(report.get("holdout"), period, fmt, t))

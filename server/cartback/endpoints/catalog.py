@@ -8,7 +8,6 @@ between chunks. One import per shop at a time (a second one gets 429 while the f
 
 from __future__ import annotations
 
-import inspect
 import tempfile
 from typing import Any
 
@@ -21,6 +20,7 @@ from starlette.routing import Route
 
 from ..catalog import CatalogError, import_stream, normalize_format
 from ..errors import ApiError, bad_request
+from ..services import services
 from ..shops import require_merchant
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -43,9 +43,7 @@ def _flag(request: Request, name: str) -> bool:
 
 
 def _upload_limit(request: Request) -> int:
-    settings = getattr(request.app.state, "settings", None)
-    extra = getattr(settings, "extra", None) or {}
-    return int(extra.get("catalog_max_bytes", MAX_UPLOAD_BYTES))
+    return int(services(request).settings.extra.get("catalog_max_bytes", MAX_UPLOAD_BYTES))
 
 
 def _too_large(limit: int) -> ApiError:
@@ -81,15 +79,6 @@ async def _spool(request: Request, limit: int) -> tempfile.SpooledTemporaryFile[
         raise
 
 
-async def _invalidate(request: Request, shop_id: str) -> None:
-    invalidate = getattr(request.app.state, "invalidate_shop", None)
-    if invalidate is None:
-        return
-    outcome = invalidate(shop_id)
-    if inspect.isawaitable(outcome):
-        await outcome
-
-
 async def put_catalog(request: Request) -> Response:
     shop = await require_merchant(request, request.path_params["shop"])
     try:
@@ -98,11 +87,8 @@ async def put_catalog(request: Request) -> Response:
         raise ApiError(400, exc.code, exc.message, exc.field) from None
     full = _flag(request, "full")
 
-    state = request.app.state
-    running: set[str] | None = getattr(state, "catalog_imports", None)
-    if running is None:
-        running = set()
-        state.catalog_imports = running
+    state = services(request)
+    running = state.catalog_imports
     if shop.id in running:
         raise ApiError(429, "import_running", "shop: an import for this shop is running; retry when it has finished",
                        "shop")
@@ -127,7 +113,7 @@ async def put_catalog(request: Request) -> Response:
         finally:
             spool.close()
         if result.created or result.updated or result.unavailable:
-            await _invalidate(request, shop.id)
+            services(request).invalidate_shop(shop.id)
         return JSONResponse(result.to_dict())
     finally:
         running.discard(shop.id)

@@ -23,6 +23,7 @@ from ..http import allow_origin, client_address, is_bot
 from ..i18n import pick_locale
 from ..ingest import empty_cart as record_empty_cart
 from ..renders import record_blocks
+from ..services import services
 from ..shop_settings import holdout_share
 from ..shops import require_merchant
 from ..stats import in_control_group
@@ -37,7 +38,7 @@ def new_block_id() -> str:
 
 
 async def empty_cart(request: Request) -> Response:
-    state = request.app.state
+    state = services(request)
     headers = request.headers
     state.address_limiter.check(client_address(request.scope))
     params = request.query_params

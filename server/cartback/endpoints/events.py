@@ -12,12 +12,13 @@ from starlette.routing import Route
 from ..errors import bad_request
 from ..http import JsonResponse, allow_origin, client_address, is_bot, read_body
 from ..ingest import apply_events
+from ..services import services
 from ..shops import require_merchant
 from ..validation import decode_json, parse_batch
 
 
 async def post_events(request: Request) -> Response:
-    state = request.app.state
+    state = services(request)
     settings = state.settings
     headers = request.headers
     # Per address, before any work: the per-visitor limit below is skipped by sending no token.

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from .. import __version__
 from ..db import storage_problem
 from ..errors import ApiError
+from ..services import services
 
 STORAGE_MEMORY = 10.0
 # Below this much free space (bytes on the disk, or pages under the size cap) a burst of events
@@ -42,7 +43,7 @@ def _unavailable(problem: str) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    db = request.app.state.db
+    db = services(request).db
     failure = db.storage_failure
     if failure is not None and time.monotonic() - failure[0] < STORAGE_MEMORY:
         return _unavailable(f"a write was refused {time.monotonic() - failure[0]:.0f} s ago ({failure[1]})")

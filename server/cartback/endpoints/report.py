@@ -9,6 +9,7 @@ from starlette.routing import Route
 from ..dashboard import session_shop
 from ..errors import bad_request
 from ..report import daily_csv, report_csv, report_json
+from ..services import services
 from ..shops import require_merchant
 
 
@@ -29,8 +30,8 @@ async def get_report(request: Request) -> Response:
     table = (params.get("table") or "scopes").strip().lower()
     if table not in ("scopes", "daily"):
         raise bad_request("table", f"use scopes or daily, not {table[:20]!r}")
-    await request.app.state.render_log.flush()  # blocks served a moment ago count too
-    report = await report_json(request.app.state.db, shop, params.get("from"), params.get("to"))
+    await services(request).render_log.flush()  # blocks served a moment ago count too
+    report = await report_json(services(request).db, shop, params.get("from"), params.get("to"))
     headers = {"cache-control": "no-store"}
     if fmt == "json":
         return JSONResponse(report, headers=headers)

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from ..errors import bad_request
 from ..http import read_body
+from ..services import services
 from ..shops import Shop, require_merchant, update_settings, validate_settings
 from ..validation import decode_json
 
@@ -23,13 +24,13 @@ async def settings(request: Request) -> Response:
     shop = await require_merchant(request, request.path_params["shop"])
     if request.method == "GET":
         return JSONResponse(_public(shop))
-    changes = decode_json(await read_body(request, request.app.state.settings.max_body_bytes), "settings")
+    changes = decode_json(await read_body(request, services(request).settings.max_body_bytes), "settings")
     if not isinstance(changes, dict):
         raise bad_request("body", "must be a JSON object of settings to change")
     # Refused here, not in the writer: an error there rolls back the group commit it shares.
     validate_settings(changes)
-    updated = await request.app.state.db.write(update_settings, shop.id, changes)
-    request.app.state.invalidate_shop(shop.id)
+    updated = await services(request).db.write(update_settings, shop.id, changes)
+    services(request).invalidate_shop(shop.id)
     return JSONResponse(_public(updated))
 
 

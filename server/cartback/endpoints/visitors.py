@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from ..errors import bad_request
 from ..privacy import RAW_VID, erase_visitor, export_visitor
+from ..services import services
 from ..shops import require_merchant
 from ..tokens import VisitorTokens
 
@@ -31,7 +32,7 @@ def resolve_vid(tokens: VisitorTokens, shop_id: str, value: str) -> str:
 
 async def get_visitor(request: Request) -> Response:
     shop = await require_merchant(request, request.path_params["shop"])
-    state = request.app.state
+    state = services(request)
     vid = resolve_vid(state.tokens, shop.id, request.path_params["vid"])
     await state.render_log.flush()  # the export includes blocks served a moment ago
     data = await state.db.read(export_visitor, shop.id, vid)
@@ -40,7 +41,7 @@ async def get_visitor(request: Request) -> Response:
 
 async def delete_visitor(request: Request) -> Response:
     shop = await require_merchant(request, request.path_params["shop"])
-    state = request.app.state
+    state = services(request)
     vid = resolve_vid(state.tokens, shop.id, request.path_params["vid"])
     await state.render_log.flush()  # no pending record may bring the erased id back
     result = await state.db.write(erase_visitor, shop.id, vid)
