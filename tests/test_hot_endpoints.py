@@ -14,6 +14,8 @@ import pytest
 from cartback.http import query_params, scope_headers, send_json, send_response
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from tests.conftest import add_shop
+
 ORIGIN = "http://shop.test"
 
 
@@ -147,26 +149,19 @@ def test_repeated_query_parameters_and_headers_read_as_before(api, make_shop):
     assert r.status_code == 403
 
 
-def test_bots_get_no_block_and_are_not_tracked(tmp_path):
-    import httpx
-
-    from tests.conftest import ServerProcess, add_shop
-
-    server = ServerProcess(tmp_path / "bots.db").start()  # without --count-bots
-    try:
-        shop = add_shop(server.db_path, [ORIGIN], settings={"holdout_share": 0})
-        human = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
-        with httpx.Client(base_url=server.url, headers=human) as api:
-            vid = visitor_with_history(api, shop)
-            assert api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}).status_code == 200
-            bot = {"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}
-            r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}, headers=bot)
-            assert r.status_code == 204 and r.headers["cache-control"] == "no-store"
-            r = post(api, {"shop": shop.id, "vid": vid, "events": [view("c")]}, **bot)
-            assert r.status_code == 200 and r.json()["accepted"] == 0
-            assert r.json()["ignored"] == [{"field": "user-agent", "message": "bots are not tracked"}]
-    finally:
-        server.stop()
+def test_bots_get_no_block_and_are_not_tracked(local_server):
+    server = local_server()  # without count_bots
+    shop = add_shop(server.db_path, [ORIGIN], settings={"holdout_share": 0})
+    api = server.client
+    api.headers["user-agent"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"
+    vid = visitor_with_history(api, shop)
+    assert api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}).status_code == 200
+    bot = {"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}, headers=bot)
+    assert r.status_code == 204 and r.headers["cache-control"] == "no-store"
+    r = post(api, {"shop": shop.id, "vid": vid, "events": [view("c")]}, **bot)
+    assert r.status_code == 200 and r.json()["accepted"] == 0
+    assert r.json()["ignored"] == [{"field": "user-agent", "message": "bots are not tracked"}]
 
 
 # -- the response helpers against Starlette's own responses, in process ---------------------------
