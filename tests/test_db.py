@@ -15,6 +15,7 @@ from cartback.migrations import STEPS, migrate
 from tests.conftest import ServerProcess, add_shop
 
 
+@pytest.mark.slow  # a server process, eight clients and a SIGKILL
 def test_every_acknowledged_event_survives_kill_9(tmp_path):
     server = ServerProcess(tmp_path / "durable.db", "--rate-limit", "0", "--count-bots").start()
     shop = add_shop(server.db_path, ["http://shop.test"])

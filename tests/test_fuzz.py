@@ -75,6 +75,7 @@ def fuzz_shop(cartback_server):
     return shop
 
 
+@pytest.mark.slow  # the longest run of examples
 def test_fuzz_events(api, fuzz_shop):
     @FUZZ
     @given(events=st.one_of(st.lists(EVENT, max_size=4), JSON), vid=st.one_of(st.none(), JSON),

@@ -15,6 +15,9 @@ import pytest
 
 from tests.conftest import REPO, Demo, ServerProcess
 
+# A wheel build (pip, setuptools) and installed servers started from it: CI's tier, not every change's.
+pytestmark = pytest.mark.slow
+
 SHIPPED = ("server", "snippet", "static", "demo_site")
 
 
