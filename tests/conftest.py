@@ -235,10 +235,12 @@ UNIT_SHOP = "s1"
 def conn(tmp_path):
     """A migrated SQLite file with one shop, UNIT_SHOP, for the tests that call the store and the
     recommender directly (test_catalog.py has a `conn` of its own)."""
+    memo.clear()  # ingest's memory of what it wrote: another test's file had the same shop id
     c = connect_sync(str(tmp_path / "unit.db"))
     transaction(c, create_shop, UNIT_SHOP, ["http://shop.test"])
     yield c
     c.close()
+    memo.clear()
 
 
 @pytest.fixture(scope="session")
