@@ -311,31 +311,6 @@ def test_head_and_other_methods_of_the_snippet(cartback_server):
     assert answer.startswith(b"HTTP/1.1 405")
 
 
-def test_the_registry_answers_fresh_shops_without_a_query_and_asks_again_after_a_change(tmp_path):
-    from cartback.db import connect_sync, transaction
-    from cartback.shops import ShopRegistry, create_shop, get_shop
-
-    conn = connect_sync(str(tmp_path / "shops.db"))
-    transaction(conn, create_shop, "honey", [ORIGIN])
-    queries: list[str] = []
-
-    class Db:
-        async def fetchone(self, sql, params=()):
-            queries.append(params[0])
-            return conn.execute(sql, params).fetchone()
-
-    registry = ShopRegistry(Db(), ttl=30)
-    assert registry.fresh("honey") is None and registry.fresh(["honey"]) is None
-    shop = asyncio.run(registry.require("honey"))
-    assert registry.fresh("honey") is shop and queries == ["honey"]
-    registry.forget("honey")  # what a settings change does
-    assert registry.fresh("honey") is None
-    assert asyncio.run(registry.require("honey")) == get_shop(conn, "honey") and queries == ["honey", "honey"]
-    expired = ShopRegistry(Db(), ttl=0)
-    asyncio.run(expired.require("honey"))
-    assert expired.fresh("honey") is None
-
-
 def test_block_ids_sort_by_time_and_do_not_repeat_across_random_refills():
     import time
 
