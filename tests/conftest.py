@@ -8,6 +8,7 @@ settings of their own but nothing of uvicorn's.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import re
@@ -141,6 +142,17 @@ def local_server(tmp_path):
     yield start
     for server in started:
         server.stop()
+
+
+def sent_messages(call) -> list[dict]:
+    """The ASGI messages `call(send)` sends, run in an event loop of its own."""
+    messages: list[dict] = []
+
+    async def send(message):
+        messages.append(message)
+
+    asyncio.run(call(send))
+    return messages
 
 
 class Demo:

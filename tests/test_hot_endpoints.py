@@ -1,7 +1,8 @@
 """POST /v1/events, GET /v1/empty-cart and /snippet.js are raw ASGI handlers: what Starlette did for them still holds.
 
 Routing (405 for other methods, OPTIONS preflight), the error shape and CORS headers on errors,
-query and header parsing as `Request` did it, and responses byte for byte as Starlette's would be.
+query and header parsing as `Request` did it, and responses byte for byte as Starlette's would be
+(http.py's helpers themselves: test_http.py).
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import json
 import socket
 
 import pytest
-from cartback.http import query_params, scope_headers, send_json, send_response
-from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from tests.conftest import add_shop
+from tests.conftest import add_shop, sent_messages
 
 ORIGIN = "http://shop.test"
 
@@ -164,83 +163,6 @@ def test_bots_get_no_block_and_are_not_tracked(local_server):
     assert r.json()["ignored"] == [{"field": "user-agent", "message": "bots are not tracked"}]
 
 
-# -- the response helpers against Starlette's own responses, in process ---------------------------
-
-def _sent(coro_fn) -> list[dict]:
-    messages: list[dict] = []
-
-    async def send(message):
-        messages.append(message)
-
-    asyncio.run(coro_fn(send))
-    return messages
-
-
-@pytest.mark.parametrize("content", [
-    {"vid": "ü.x.y", "accepted": 1, "ignored": [{"field": "events[0].product.name", "message": "çok uzun"}]},
-    {"error": {"code": "x", "message": "m"}}, [], "ş",
-])
-@pytest.mark.parametrize("headers", [{}, {"access-control-allow-origin": ORIGIN, "vary": "Origin"}])
-def test_send_json_sends_what_jsonresponse_sends(content, headers):
-    ours = _sent(lambda send: send_json(send, content, headers))
-    theirs = _sent(lambda send: JSONResponse(content, headers=headers)({"type": "http"}, None, send))
-    assert ours == theirs
-
-
-@pytest.mark.parametrize("status, body, response", [
-    (204, b"", Response(status_code=204, headers={"cache-control": "no-store"})),
-    (200, "<div>ş</div>".encode(), HTMLResponse("<div>ş</div>", headers={"cache-control": "no-store"})),
-])
-def test_send_response_sends_what_starlette_sends(status, body, response):
-    content_type = b"text/html; charset=utf-8" if status == 200 else None
-    ours = _sent(lambda send: send_response(send, status, {"cache-control": "no-store"}, body, content_type))
-    assert ours == _sent(lambda send: response({"type": "http"}, None, send))
-
-
-def test_headers_and_query_parse_as_starlettes_request():
-    from starlette.requests import Request
-
-    scope = {"type": "http", "headers": [(b"origin", b"http://a"), (b"x-\xe7", b"\xfc"), (b"origin", b"http://b"),
-                                         (b"sec-gpc", b"1")],
-             "query_string": "shop=a&shop=b&vid=&locale=t%C3%BCr&x=%FF&ü=1".encode()}
-    request = Request(scope)
-    headers, params = scope_headers(scope), query_params(scope)
-    for name in ("origin", "x-\xe7", "sec-gpc", "missing"):
-        assert headers.get(name) == request.headers.get(name), name
-    for name in ("shop", "vid", "locale", "x", "ü", "missing"):
-        assert params.get(name) == request.query_params.get(name), name
-
-
-def test_the_bot_filter_matches_as_the_case_insensitive_pattern_did():
-    import re
-
-    from cartback.config import Settings
-    from cartback.http import BOT_UA, is_bot_agent
-
-    before = re.compile(BOT_UA.pattern, re.IGNORECASE)
-    settings = Settings()
-    agents = ["Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-              "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "HeadlessChrome/126",
-              "facebookexternalhit/1.1", "Mozilla/5.0 (compatible; BingPreview/1.0b)", ""]
-    # Header values are latin-1: every one of its characters in place of each letter of each word.
-    for word in BOT_UA.pattern.split("|"):
-        for i in range(len(word)):
-            agents += [f"x{word[:i]}{chr(c)}{word[i + 1:]}y" for c in range(256)]
-    for agent in agents:
-        assert is_bot_agent(settings, {"user-agent": agent}) == bool(before.search(agent)), agent
-    assert not is_bot_agent(Settings(count_bots=True), {"user-agent": "Googlebot"})
-
-
-@pytest.mark.parametrize("query", ["shop=a&vid=b.c.d", "a=1&a=2", "a", "a=", "&&a=1&", "=x", "a=1=2", "x=%41&y=+1",
-                                   "shop=bench&vid=abc&locale=en", "", "v=%ZZ&w=%C3%A7"])
-def test_query_parameters_read_as_parse_qsl_reads_them(query):
-    from urllib.parse import parse_qsl
-
-    from cartback.http import query_params
-
-    assert query_params({"query_string": query.encode()}) == dict(parse_qsl(query, keep_blank_values=True))
-
-
 def test_hot_routes_answer_errors_like_the_app_and_leave_everything_else_to_it():
     from cartback.app import HotRoutes
     from cartback.errors import ApiError
@@ -258,7 +180,7 @@ def test_hot_routes_answer_errors_like_the_app_and_leave_everything_else_to_it()
 
     def call(method: str, path: str, root_path: str = "") -> list[dict]:
         scope = {"type": "http", "method": method, "path": root_path + path, "root_path": root_path, "headers": []}
-        return _sent(lambda send: app(scope, None, send))
+        return sent_messages(lambda send: app(scope, None, send))
 
     sent = call("POST", "/v1/events")
     headers = dict(sent[0]["headers"])
@@ -293,8 +215,8 @@ def test_the_snippet_handler_answers_as_the_starlette_route(headers):
     etag = App.state.snippet.etag.encode()
     scope = {"type": "http", "method": "GET", "path": "/snippet.js", "app": App,
              "headers": [(name, etag if value == b"ETAG" else value) for name, value in headers]}
-    ours = _sent(lambda send: snippet(scope, None, send))
-    theirs = _sent(lambda send: asyncio.run(snippet_js(Request(scope)))(scope, None, send))
+    ours = sent_messages(lambda send: snippet(scope, None, send))
+    theirs = sent_messages(lambda send: asyncio.run(snippet_js(Request(scope)))(scope, None, send))
     assert ours == theirs
     # The first If-None-Match counts, as Starlette's Headers.get reads it.
     expected = 304 if headers and headers[0] == (b"if-none-match", b"ETAG") else 200
