@@ -1,7 +1,14 @@
-"""Shared fixtures: a real Cartback server in a subprocess on a free port, over a real SQLite file."""
+"""Shared fixtures: a real Cartback server in a subprocess on a free port, over a real SQLite file;
+and `local_server`, the same app in this process (no interpreter start, no port) for tests that need
+settings of their own but nothing of uvicorn's.
+
+`pytest -m "not slow"` is the fast tier, run on every change (browser tests are slow, every one);
+`pytest` is CI's command.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import re
@@ -10,13 +17,24 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from cartback import caps
+from cartback.app import create_app
+from cartback.config import Settings
 from cartback.db import connect_sync, transaction
+from cartback.ingest import memo
 from cartback.shops import create_shop
+
+with warnings.catch_warnings():
+    # Starlette 1.x asks for the `httpx2` fork and warns on import when it finds httpx: both work.
+    warnings.simplefilter("ignore", UserWarning)
+    from starlette.testclient import TestClient
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -78,6 +96,63 @@ class ServerProcess:
 
     def stop(self, kill: bool = False) -> None:
         stop_process(self.proc, kill)
+
+
+class LocalServer:
+    """`create_app(Settings(...))` in this process over a SQLite file of the test's own, driven by
+    Starlette's TestClient, which runs the lifespan (writer thread, retention loop, render log) in a
+    thread of its own until `stop`. `client` is an httpx.Client: redirects not followed, a 500 is an
+    answer (as from the real server), `testclient` is the one client address.
+
+    What it is not: uvicorn (header deadlines, connection caps, proxy headers, the access log, a
+    socket that stalls or a process that dies): those tests keep `ServerProcess`."""
+
+    def __init__(self, db_path: Path, **settings: Any) -> None:
+        self.db_path = db_path
+        self.settings = Settings(db_path=str(db_path), **settings)
+        self.client: TestClient | None = None
+        # create_app sets the caps module-wide; put them back for the apps of later tests.
+        self._caps = vars(caps.limits).copy()
+
+    def start(self) -> LocalServer:
+        memo.clear()  # another test's file may have used the same shop and visitor ids
+        self.app = create_app(self.settings)
+        self.client = TestClient(self.app, follow_redirects=False, raise_server_exceptions=False)
+        self.client.__enter__()
+        return self
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.__exit__(None, None, None)
+            self.client = None
+        vars(caps.limits).update(self._caps)
+        memo.clear()
+
+
+@pytest.fixture
+def local_server(tmp_path):
+    """`local_server(**settings)` starts a `LocalServer` on a new file in tmp_path; stopped after the test."""
+    started: list[LocalServer] = []
+
+    def start(**settings: Any) -> LocalServer:
+        server = LocalServer(tmp_path / f"local{len(started)}.db", **settings)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def sent_messages(call) -> list[dict]:
+    """The ASGI messages `call(send)` sends, run in an event loop of its own."""
+    messages: list[dict] = []
+
+    async def send(message):
+        messages.append(message)
+
+    asyncio.run(call(send))
+    return messages
 
 
 class Demo:
@@ -172,10 +247,12 @@ UNIT_SHOP = "s1"
 def conn(tmp_path):
     """A migrated SQLite file with one shop, UNIT_SHOP, for the tests that call the store and the
     recommender directly (test_catalog.py has a `conn` of its own)."""
+    memo.clear()  # ingest's memory of what it wrote: another test's file had the same shop id
     c = connect_sync(str(tmp_path / "unit.db"))
     transaction(c, create_shop, UNIT_SHOP, ["http://shop.test"])
     yield c
     c.close()
+    memo.clear()
 
 
 @pytest.fixture(scope="session")
@@ -215,7 +292,14 @@ def api(cartback_server):
         yield client
 
 
+def _in_browser_tests(item: pytest.Item) -> bool:
+    return "/tests/browser/" in str(item.path).replace("\\", "/")
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _in_browser_tests(item):
+            item.add_marker(pytest.mark.slow)  # a real Chromium each: never in the fast tier
     # Playwright's sync API keeps an event loop running on the main thread from the first browser
     # test to the end of the session, and asyncio.run() refuses to start inside it: browser tests last.
-    items.sort(key=lambda item: "/tests/browser/" in str(item.path).replace("\\", "/"))
+    items.sort(key=_in_browser_tests)

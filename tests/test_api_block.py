@@ -26,7 +26,8 @@ def sections(api, shop, vid, **params) -> list[tuple[str, list[str]]]:
 def test_four_sections_in_order_each_product_once(api, make_shop, seed_catalog):
     shop = make_shop()
     seed_catalog(shop, [product(p) for p in ("pop1", "pop2")])
-    other = track(api, shop, [{"type": "view", "product": product("pop1")}, {"type": "add", "product": product("pop2")}])
+    other = track(api, shop, [{"type": "view", "product": product("pop1")},
+                              {"type": "add", "product": product("pop2")}])
     assert other
     vid = track(api, shop, [
         {"type": "view", "product": product("v1")},
@@ -137,7 +138,8 @@ def test_merchants_change_settings_over_http(api, make_shop):
         name = next(iter(bad))
         assert r.status_code == 400 and r.json()["error"]["field"] == f"settings.{name}", bad
     r = api.patch(f"/v1/shops/{shop.id}/settings", headers=auth,
-                  json={"platform": "woocommerce", "id_field": "sku", "restore_url": "/?add-to-cart={id}&quantity={qty}"})
+                  json={"platform": "woocommerce", "id_field": "sku",
+                        "restore_url": "/?add-to-cart={id}&quantity={qty}"})
     assert r.status_code == 200
     assert {k: r.json()["settings"][k] for k in ("platform", "id_field", "restore_url")} == {
         "platform": "woocommerce", "id_field": "sku", "restore_url": "/?add-to-cart={id}&quantity={qty}"}

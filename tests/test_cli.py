@@ -1,17 +1,38 @@
-"""The command line as a merchant uses it."""
+"""The command line as a merchant uses it: `cartback.cli.main` in this process (an interpreter
+start and the imports each would be most of these tests' time), and `python -m cartback` once."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
+
+from cartback.cli import main
 
 from tests.conftest import REPO
 
 
 def cartback(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cartback", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+    """What `python -m cartback ARGS` would give: its exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own errors
+            code = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(["cartback", *args], code, out.getvalue(), err.getvalue())
+
+
+def test_python_m_cartback_exits_with_the_commands_code(tmp_path):
+    db = str(tmp_path / "cli.db")
+    ok = subprocess.run([sys.executable, "-m", "cartback", "shop", "add", "bal", "--origin", "https://bal.example",
+                         "--db", db], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.strip().splitlines()[-1].startswith("cb_"), ok.stderr
+    again = subprocess.run([sys.executable, "-m", "cartback", "shop", "add", "bal", "--origin", "https://bal.example",
+                            "--db", db], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "already exists" in again.stderr
 
 
 def test_shop_add_prints_a_key_once_and_refuses_bad_input(tmp_path):

@@ -15,6 +15,7 @@ from cartback.migrations import STEPS, migrate
 from tests.conftest import ServerProcess, add_shop
 
 
+@pytest.mark.slow  # a server process, eight clients and a SIGKILL
 def test_every_acknowledged_event_survives_kill_9(tmp_path):
     server = ServerProcess(tmp_path / "durable.db", "--rate-limit", "0", "--count-bots").start()
     shop = add_shop(server.db_path, ["http://shop.test"])
@@ -67,7 +68,7 @@ def test_group_commit_isolates_a_failing_call(tmp_path):
             conn.execute("INSERT INTO meta (key, value) VALUES ('half', 'v')")
             raise ValueError("nope")
 
-        results = await asyncio.gather(ok_call := db.write(ok, "a"), db.write(boom), db.write(ok, "b"),
+        results = await asyncio.gather(db.write(ok, "a"), db.write(boom), db.write(ok, "b"),
                                        return_exceptions=True)
         assert results[0] == "a" and isinstance(results[1], ValueError) and results[2] == "b"
         keys = {r[0] for r in await db.fetchall("SELECT key FROM meta")}
@@ -126,7 +127,8 @@ def test_a_call_failing_inside_a_batch_is_undone_alone_and_the_others_learn_once
         == [("u1", 2, 2), ("u2", 2, 2)]
     # Two visitors viewed a then b: b's popularity is 2 views, and a -> b was learned twice, not three times.
     assert check.execute("SELECT popularity FROM rec_products WHERE product_id = 'b'").fetchone() == (2.0,)
-    single = check.execute("SELECT score FROM rec_neighbours WHERE product_id = 'a' AND neighbour_id = 'b'").fetchone()[0]
+    single = check.execute("SELECT score FROM rec_neighbours WHERE product_id = 'a' AND neighbour_id = 'b'"
+                           ).fetchone()[0]
     assert single == pytest.approx(2 * 1.0 / (1.0 + 1.0 / 600.0), rel=1e-6)
 
 

@@ -20,6 +20,9 @@ evaluate = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = evaluate  # dataclasses look their module up there
 _spec.loader.exec_module(evaluate)
 
+# Replays of the real click logs through the serving code: CI's tier, not every change's.
+pytestmark = pytest.mark.slow
+
 # The floor (the best simple baseline is 0.582; the recommender measures 0.606).
 MIN_HR_YOOCHOOSE = 0.58
 

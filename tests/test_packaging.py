@@ -15,6 +15,9 @@ import pytest
 
 from tests.conftest import REPO, Demo, ServerProcess
 
+# A wheel build (pip, setuptools) and installed servers started from it: CI's tier, not every change's.
+pytestmark = pytest.mark.slow
+
 SHIPPED = ("server", "snippet", "static", "demo_site")
 
 
@@ -50,14 +53,16 @@ def test_the_wheel_holds_every_module_and_served_file(unpacked_wheel):
     # The import package is cartback alone: nothing may claim a top-level `server` module.
     assert not (unpacked_wheel / "server").exists()
     # Of the snippet, only what the build made ships (the server serves nothing else of it).
-    served = [*(REPO / "snippet" / "dist").glob("*.js"), *(REPO / "static").rglob("*"), *(REPO / "demo_site").rglob("*")]
+    served = [*(REPO / "snippet" / "dist").glob("*.js"), *(REPO / "static").rglob("*"),
+              *(REPO / "demo_site").rglob("*")]
     assert REPO / "snippet" / "dist" / "cartback.js" in served
     for f in served:
         if f.is_file() and "__pycache__" not in f.parts:
             assert (package / "_assets" / f.relative_to(REPO)).is_file(), f
     assert not (package / "_assets" / "snippet" / "src").exists()
-    where = subprocess.run([sys.executable, "-c", "import cartback; print(cartback.__file__)"], cwd=unpacked_wheel.parent,
-                           env=wheel_env(unpacked_wheel), capture_output=True, text=True, timeout=60)
+    where = subprocess.run([sys.executable, "-c", "import cartback; print(cartback.__file__)"],
+                           cwd=unpacked_wheel.parent, env=wheel_env(unpacked_wheel), capture_output=True, text=True,
+                           timeout=60)
     assert Path(where.stdout.strip()).is_relative_to(unpacked_wheel)
 
 

@@ -6,9 +6,10 @@ repeated query parameters and headers, the answers' headers, bots, and an unexpe
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
+
+from tests.conftest import add_shop
 
 ORIGIN = "http://shop.test"
 
@@ -143,26 +144,19 @@ def test_repeated_query_parameters_and_headers_read_as_before(api, make_shop):
     assert r.status_code == 403
 
 
-def test_bots_get_no_block_and_are_not_tracked(tmp_path):
-    import httpx
-
-    from tests.conftest import ServerProcess, add_shop
-
-    server = ServerProcess(tmp_path / "bots.db").start()  # without --count-bots
-    try:
-        shop = add_shop(server.db_path, [ORIGIN], settings={"holdout_share": 0})
-        human = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
-        with httpx.Client(base_url=server.url, headers=human) as api:
-            vid = visitor_with_history(api, shop)
-            assert api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}).status_code == 200
-            bot = {"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}
-            r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}, headers=bot)
-            assert r.status_code == 204 and r.headers["cache-control"] == "no-store"
-            r = post(api, {"shop": shop.id, "vid": vid, "events": [view("c")]}, **bot)
-            assert r.status_code == 200 and r.json()["accepted"] == 0
-            assert r.json()["ignored"] == [{"field": "user-agent", "message": "bots are not tracked"}]
-    finally:
-        server.stop()
+def test_bots_get_no_block_and_are_not_tracked(local_server):
+    server = local_server()  # without count_bots
+    shop = add_shop(server.db_path, [ORIGIN], settings={"holdout_share": 0})
+    api = server.client
+    api.headers["user-agent"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"
+    vid = visitor_with_history(api, shop)
+    assert api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}).status_code == 200
+    bot = {"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}
+    r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid}, headers=bot)
+    assert r.status_code == 204 and r.headers["cache-control"] == "no-store"
+    r = post(api, {"shop": shop.id, "vid": vid, "events": [view("c")]}, **bot)
+    assert r.status_code == 200 and r.json()["accepted"] == 0
+    assert r.json()["ignored"] == [{"field": "user-agent", "message": "bots are not tracked"}]
 
 
 def test_the_bot_filter_is_case_insensitive_over_latin1_header_values():
@@ -191,31 +185,6 @@ def test_head_and_other_methods_of_the_snippet(cartback_server):
     answer = raw_request(cartback_server.url, b"POST /snippet.js HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
                                               b"Connection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 405")
-
-
-def test_the_registry_answers_fresh_shops_without_a_query_and_asks_again_after_a_change(tmp_path):
-    from cartback.db import connect_sync, transaction
-    from cartback.shops import ShopRegistry, create_shop, get_shop
-
-    conn = connect_sync(str(tmp_path / "shops.db"))
-    transaction(conn, create_shop, "honey", [ORIGIN])
-    queries: list[str] = []
-
-    class Db:
-        async def fetchone(self, sql, params=()):
-            queries.append(params[0])
-            return conn.execute(sql, params).fetchone()
-
-    registry = ShopRegistry(Db(), ttl=30)
-    assert registry.fresh("honey") is None and registry.fresh(["honey"]) is None
-    shop = asyncio.run(registry.require("honey"))
-    assert registry.fresh("honey") is shop and queries == ["honey"]
-    registry.forget("honey")  # what a settings change does
-    assert registry.fresh("honey") is None
-    assert asyncio.run(registry.require("honey")) == get_shop(conn, "honey") and queries == ["honey", "honey"]
-    expired = ShopRegistry(Db(), ttl=0)
-    asyncio.run(expired.require("honey"))
-    assert expired.fresh("honey") is None
 
 
 def test_block_ids_sort_by_time_and_do_not_repeat():

@@ -1,5 +1,6 @@
 """`cartback serve` against slow and stalled clients, behind a proxy, with a full disk (issue 12;
-server/cartback/server.py, endpoints/health.py). Every test runs a server of its own on 127.0.0.1."""
+server/cartback/server.py, endpoints/health.py). What needs uvicorn runs a server of its own on
+127.0.0.1; the rest runs the app in process (conftest.LocalServer)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def closed_by_server(sock: socket.socket, within: float) -> bool:
         return False
 
 
+@pytest.mark.slow  # 80 sockets and a header deadline of 1.5 s
 @pytest.mark.timeout(60)
 def test_slow_header_clients_are_cut_off_and_cannot_take_all_connections(serve):
     server = serve("--max-connections", "40", "--header-timeout", "1.5")
@@ -74,6 +76,7 @@ def test_slow_header_clients_are_cut_off_and_cannot_take_all_connections(serve):
             s.close()
 
 
+@pytest.mark.slow  # a socket-level stall; test_http.py checks the 408 in process
 @pytest.mark.timeout(60)
 def test_a_body_that_stalls_gets_408_and_a_good_request_still_works(serve):
     server = serve("--body-timeout", "1", "--rate-limit", "0")
@@ -122,47 +125,51 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(serve):
         assert cookies and all("secure" in c.lower() for c in cookies), cookies
 
 
-def test_sign_out_ends_the_session_on_the_server(serve):
-    server = serve()
+def test_sign_out_ends_the_session_on_the_server(local_server):
+    server = local_server()
     shop = add_shop(server.db_path, ["http://shop.test"])
-    with httpx.Client(base_url=server.url, timeout=10) as browser:
-        assert _login(browser, shop).status_code == 303
-        stolen = browser.cookies.get("cartback_session")
-        page = browser.get("/dashboard")
-        assert page.status_code == 200
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-        assert browser.post("/dashboard/logout", data={"csrf": csrf}).status_code == 303
-    with httpx.Client(base_url=server.url, timeout=10, cookies={"cartback_session": stolen}) as copy:
-        r = copy.get("/dashboard")
-        assert r.status_code == 303 and r.headers["location"].startswith("/dashboard/login")
-        assert copy.get(f"/v1/shops/{shop.id}/report").status_code == 401
+    browser = server.client
+    assert _login(browser, shop).status_code == 303
+    stolen = browser.cookies.get("cartback_session")
+
+    def copy_of_the_cookie() -> None:
+        browser.cookies.clear()
+        browser.cookies.set("cartback_session", stolen)
+
+    copy_of_the_cookie()
+    page = browser.get("/dashboard")
+    assert page.status_code == 200  # the copy works while the session lives
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    assert browser.post("/dashboard/logout", data={"csrf": csrf}).status_code == 303
+    copy_of_the_cookie()
+    r = browser.get("/dashboard")
+    assert r.status_code == 303 and r.headers["location"].startswith("/dashboard/login")
+    assert browser.get(f"/v1/shops/{shop.id}/report").status_code == 401
 
 
 @pytest.mark.timeout(120)
-def test_a_full_database_answers_503_and_healthz_says_so(serve):
-    server = serve("--max-db-mb", "1", "--rate-limit", "0")
+def test_a_full_database_answers_503_and_healthz_says_so(local_server):
+    server = local_server(max_db_mb=1, rate_limit_per_minute=0)
+    client = server.client
     shop = add_shop(server.db_path, ["http://shop.test"], settings={"holdout_share": 0})
-    with httpx.Client(base_url=server.url, timeout=20) as client:
-        first = client.post("/v1/events", json={"shop": shop.id, "events": [
-            {"type": "view", "product": {"id": "keep", "name": "Bal", "url": "http://shop.test/keep"}}]}).json()["vid"]
-        assert client.get("/healthz").status_code == 200
-        answer = None
-        for n in range(200):  # ~100 KB a request: a 1 MiB cap is full long before the end
-            events = [{"type": "view", "product": {"id": f"p{n}-{i}", "name": "x" * 290, "category": "y" * 190}}
-                      for i in range(100)]
-            answer = client.post("/v1/events", json={"shop": shop.id, "events": events})
-            if answer.status_code != 200:
-                break
-        if answer is None or answer.status_code != 503:
-            server.stop()
-            pytest.fail(f"{answer and answer.text}\n{server.proc.stdout.read().decode(errors='replace')[-3000:]}")
-        error = answer.json()["error"]
-        assert error["code"] == "storage_unavailable" and error["field"] == "database"
-        health = client.get("/healthz")
-        assert health.status_code == 503 and health.json()["error"]["field"] == "database", health.text
-        assert "full" in health.json()["error"]["message"]
-        # What was acknowledged before is still there and still served.
-        assert client.get("/v1/empty-cart", params={"shop": shop.id, "vid": first}).status_code == 200
+    first = client.post("/v1/events", json={"shop": shop.id, "events": [
+        {"type": "view", "product": {"id": "keep", "name": "Bal", "url": "http://shop.test/keep"}}]}).json()["vid"]
+    assert client.get("/healthz").status_code == 200
+    answer = None
+    for n in range(200):  # ~100 KB a request: a 1 MiB cap is full long before the end
+        events = [{"type": "view", "product": {"id": f"p{n}-{i}", "name": "x" * 290, "category": "y" * 190}}
+                  for i in range(100)]
+        answer = client.post("/v1/events", json={"shop": shop.id, "events": events})
+        if answer.status_code != 200:
+            break
+    assert answer is not None and answer.status_code == 503, answer and answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "storage_unavailable" and error["field"] == "database"
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.json()["error"]["field"] == "database", health.text
+    assert "full" in health.json()["error"]["message"]
+    # What was acknowledged before is still there and still served.
+    assert client.get("/v1/empty-cart", params={"shop": shop.id, "vid": first}).status_code == 200
 
 
 def test_visitor_tokens_stay_out_of_the_access_log(tmp_path):

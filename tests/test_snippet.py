@@ -127,7 +127,8 @@ def test_config_names_the_platform_adapter_and_it_is_served_for_good(adapter_ser
 
         r = await c.get(cfg["adapter"].removeprefix("https://widgets.example"), headers={"accept-encoding": "gzip"})
         assert r.status_code == 200 and r.content == ADAPTER
-        assert r.headers["content-encoding"] == "gzip" and r.headers["content-type"].startswith("application/javascript")
+        assert r.headers["content-encoding"] == "gzip"
+        assert r.headers["content-type"].startswith("application/javascript")
         assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
         assert r.headers["access-control-allow-origin"] == "*"
         again = await c.get(f"/snippet/shopify.js?v={version}", headers={"if-none-match": r.headers["etag"]})

@@ -73,7 +73,8 @@ def page_errors(page):
 
 
 def snippet_tag(params: dict[str, str]) -> str:
-    attrs = [f'src="{html.escape(params.get("widget", ""))}/snippet.js"', f'data-shop="{html.escape(params.get("shop", ""))}"']
+    attrs = [f'src="{html.escape(params.get("widget", ""))}/snippet.js"',
+             f'data-shop="{html.escape(params.get("shop", ""))}"']
     for name in ("endpoint", "consent", "locale"):
         if params.get(name):
             attrs.append(f'data-{name}="{html.escape(params[name])}"')
