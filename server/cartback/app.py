@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from . import dashboard
 from .config import Settings
@@ -56,6 +58,40 @@ async def client_disconnect(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)  # never sent: the client is gone
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Cartback(Starlette):
+    """Starlette, with the two busiest paths (GET /snippet.js on every page view of every shop, and
+    the tracking calls) sent straight to their endpoints, ahead of the middleware and the router,
+    which measured a fifth of each of those requests (bench/README.md; the block, at 6 %, goes the
+    usual way). The endpoints are the same functions the router holds, which serves every other
+    method and HEAD; their errors get the answers the app's handlers give."""
+
+    def __init__(self, *args: Any, front: dict[tuple[str, str], Endpoint], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.front = front
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.front.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
+        if endpoint is None or scope.get("root_path"):
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        request = Request(scope, receive)
+        try:
+            response = await endpoint(request)
+        except ApiError as exc:
+            response = await api_error_handler(request, exc)
+        except ClientDisconnect as exc:
+            response = await client_disconnect(request, exc)
+        except Exception as exc:
+            # As ServerErrorMiddleware does: log, answer 500, re-raise for the server's own log.
+            await (await server_error(request, exc))(scope, receive, send)
+            raise
+        await response(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
 
@@ -68,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.services.close()
 
     asset_routes = assets.routes(settings)
-    app = Starlette(
+    app = Cartback(
         routes=[
             # The busiest routes first (/snippet.js, then the tracking calls and the block):
             # Starlette tries routes in order.
@@ -88,5 +124,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error, ClientDisconnect: client_disconnect,
                             Exception: server_error},
         lifespan=lifespan,
+        front={("GET", "/snippet.js"): assets.snippet_js, ("POST", "/v1/events"): events.post_events},
     )
     return app
