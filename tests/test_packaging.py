@@ -22,7 +22,7 @@ SHIPPED = ("server", "snippet", "static", "demo_site")
 
 
 @pytest.fixture(scope="module")
-def unpacked_wheel(tmp_path_factory) -> Path:
+def built_wheel(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("wheel")
     # Built from a copy: a build in the checkout would leave build/ and egg-info behind.
     src = tmp / "src"
@@ -34,8 +34,13 @@ def unpacked_wheel(tmp_path_factory) -> Path:
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-q", "-w", str(tmp / "dist")],
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr
-    site = tmp / "site"
-    with zipfile.ZipFile(next((tmp / "dist").glob("cartback-*.whl"))) as wheel:
+    return next((tmp / "dist").glob("cartback-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def unpacked_wheel(built_wheel: Path) -> Path:
+    site = built_wheel.parent.parent / "site"
+    with zipfile.ZipFile(built_wheel) as wheel:
         wheel.extractall(site)
     return site
 
@@ -96,3 +101,23 @@ def test_the_offline_evaluation_says_it_needs_a_checkout(unpacked_wheel, tmp_pat
     run = subprocess.run([sys.executable, "-m", "cartback", "evaluate"], cwd=tmp_path, env=wheel_env(unpacked_wheel),
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "source checkout" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_the_wheel_installs_and_runs_in_a_clean_venv(built_wheel, tmp_path):
+    # A venv of its own, without this environment's packages: the wheel's declared dependencies
+    # are all it gets (from the package index, or pip's cache after .ci/run's install).
+    import venv
+
+    venv.create(tmp_path / "venv", with_pip=True)
+    bin_dir = tmp_path / "venv" / "bin"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    installed = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                                str(built_wheel)], env=env, capture_output=True, text=True, timeout=900)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    where = subprocess.run([str(bin_dir / "python"), "-c", "import cartback; print(cartback.__file__)"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.strip()).is_relative_to(tmp_path / "venv")
+    command = subprocess.run([str(bin_dir / "cartback"), "--help"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert command.returncode == 0 and "serve" in command.stdout
