@@ -303,3 +303,19 @@ def pytest_collection_modifyitems(config, items):
     # Playwright's sync API keeps an event loop running on the main thread from the first browser
     # test to the end of the session, and asyncio.run() refuses to start inside it: browser tests last.
     items.sort(key=_in_browser_tests)
+
+
+class FakeClock:
+    """A clock a test moves by hand: call it, or use it as the `time` module (`.time()`, `.monotonic()`)."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now

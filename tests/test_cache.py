@@ -5,13 +5,7 @@ from __future__ import annotations
 import pytest
 from cartback.cache import BoundedCache
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import FakeClock
 
 
 def test_the_oldest_written_goes_when_full_and_a_rewrite_makes_an_entry_newest():
@@ -32,7 +26,7 @@ def test_a_flood_of_keys_stays_within_the_bound():
 
 
 def test_entries_expire_after_their_ttl_and_one_entry_may_have_its_own():
-    clock = Clock()
+    clock = FakeClock(100.0)
     cache: BoundedCache[str, str] = BoundedCache(10, ttl=30, clock=clock)
     cache.put("shop", "honey")
     cache.put("unknown", "none", ttl=5)
@@ -61,7 +55,7 @@ def test_a_cache_needs_room_for_one():
 
 
 def test_a_none_value_is_an_entry_and_has_tells_it_from_a_miss():
-    clock = Clock()
+    clock = FakeClock(100.0)
     cache: BoundedCache[str, str | None] = BoundedCache(10, ttl=5, clock=clock)
     cache.put("junk", None)
     assert cache.get("junk") is None and cache.has("junk") and not cache.has("other")

@@ -12,6 +12,8 @@ import httpx
 import pytest
 from cartback import demo
 
+from tests.conftest import FakeClock
+
 ORIGIN = "http://testserver"
 CATALOG = demo.expand_urls(demo.load_catalog(), ORIGIN)
 BY_SKU = {p["id"]: p for p in CATALOG}
@@ -20,17 +22,9 @@ JS = {"Accept": "application/javascript", "X-Requested-With": "XMLHttpRequest"}
 HOUR = 3600.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeClock()
 
 
 class ShopClient:

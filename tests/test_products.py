@@ -15,25 +15,15 @@ from cartback.recommend import similar_products
 from cartback.shops import DEFAULT_SETTINGS
 from cartback.validation import Event, Product
 
-from tests.conftest import UNIT_SHOP
+from tests.conftest import UNIT_SHOP, FakeClock
 
 SHOP = UNIT_SHOP
 T0 = 1_700_000_000.0
 
 
-class Clock:
-    """Stands in for the `time` module inside cartback.products: monotonic() is what the test says."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    fake = Clock()
+    fake = FakeClock(1000.0)  # stands in for the `time` module inside cartback.products
     monkeypatch.setattr(products, "time", fake)
     return fake
 

@@ -31,7 +31,8 @@ def test_merchant_templates_override_by_name(tmp_path):
     r = Renderer(str(tmp_path))
     products = [{"id": "a", "name": "Bal", "url": "https://s/a"}]
     assert '<li class="mine">Bal</li>' in r.block("plain", "b", [Section("viewed", products)], "tr")
-    assert r.block("special", "b", [Section("viewed", products)], "tr") == '<div id=special><li class="mine">Bal</li></div>'
+    special = r.block("special", "b", [Section("viewed", products)], "tr")
+    assert special == '<div id=special><li class="mine">Bal</li></div>'
 
 
 def test_card_cache_follows_product_changes():

@@ -77,8 +77,9 @@ def _handler(site: Site):
         def _serve(self, method: str) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
-            request = Request(method, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
-                              self.rfile.read(length) if length else b"", {k.lower(): v for k, v in self.headers.items()})
+            body = self.rfile.read(length) if length else b""
+            request = Request(method, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)), body,
+                              {k.lower(): v for k, v in self.headers.items()})
             if parts.path.endswith(".html"):
                 return self._page(parts.path, request.query)
             if parts.path.startswith("/img/"):
@@ -164,8 +165,8 @@ class Flow:
         self.shop = self.make_shop(origins=[self.site.url], selector=selector, locale="en",
                                    settings={"platform": self.platform, **settings})
         self.seed_catalog(self.shop, [
-            {"id": catalog_id(pid), "name": name, "price": price, "currency": "TRY", "url": f"{self.site.url}/products/{pid}",
-             "image": f"{self.site.url}/img/{pid}.svg", "in_stock": True}
+            {"id": catalog_id(pid), "name": name, "price": price, "currency": "TRY",
+             "url": f"{self.site.url}/products/{pid}", "image": f"{self.site.url}/img/{pid}.svg", "in_stock": True}
             for pid, (name, price) in self.products.items()])
         return self.shop
 

@@ -32,9 +32,11 @@ def row_geometry(page, section: str) -> dict:
         const cards = [...list.querySelectorAll('.cartback__card')].map(c => c.getBoundingClientRect());
         const visible = cards.filter(c => c.left >= l.left - 1 && c.right <= l.right + 1);
         const names = [...list.querySelectorAll('.cartback__name')].map(n => {
-            const lh = parseFloat(getComputedStyle(n).lineHeight); return Math.round(n.getBoundingClientRect().height / lh) });
+            const lh = parseFloat(getComputedStyle(n).lineHeight);
+            return Math.round(n.getBoundingClientRect().height / lh) });
         return {listWidth: l.width, tops: cards.map(c => Math.round(c.top)), widths: cards.map(c => c.width),
-                visible: visible.length, lastVisibleRight: visible.length ? visible[visible.length - 1].right - l.left : 0,
+                visible: visible.length,
+                lastVisibleRight: visible.length ? visible[visible.length - 1].right - l.left : 0,
                 scrollable: list.scrollWidth > list.clientWidth + 1, lines: names};
     }""", section)
 

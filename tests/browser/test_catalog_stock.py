@@ -25,8 +25,8 @@ def put_feed(shop, text: str) -> dict:
 
 def shown(page) -> dict[str, str]:
     page.wait_for_selector(BLOCK, state="attached")
-    return dict(zip(page.locator(f"{BLOCK} [data-cartback-product]").evaluate_all(
-        "a => a.map(e => e.dataset.cartbackProduct)"), page.locator(f"{BLOCK} .cartback__price").all_inner_texts()))
+    ids = page.locator(f"{BLOCK} [data-cartback-product]").evaluate_all("a => a.map(e => e.dataset.cartbackProduct)")
+    return dict(zip(ids, page.locator(f"{BLOCK} .cartback__price").all_inner_texts(), strict=True))
 
 
 def test_feed_marks_a_product_out_of_stock_and_the_block_drops_it(storefront, page, page_errors):

@@ -50,7 +50,8 @@ def test_a_ga4_tagged_shop_gets_the_block_from_its_data_layer(shop, page, traffi
     assert (add["product"]["id"], add["qty"], add["product"]["currency"]) == ("G1", 2, "TRY")
     # A page that also has a JSON-LD Product: the core counts that view, GA4's would be a second.
     product_page(shop, "G4", ld=json.dumps({"@context": "https://schema.org", "@type": "Product", "sku": "G4",
-                                            "name": "Kekik Balı", "offers": {"price": "279.9", "priceCurrency": "TRY"}}))
+                                            "name": "Kekik Balı",
+                                            "offers": {"price": "279.9", "priceCurrency": "TRY"}}))
     click(shop, "#add")
     click(shop, "#remove")
     assert traffic.wait_events(1, "remove")[0]["id"] == "G4"

@@ -128,8 +128,8 @@ def test_magento_answers_200_for_a_failed_add_so_the_cart_section_decides(shop, 
     status = block.locator("[data-cartback-status]").text_content()
     assert "Kekik Balı" in status and "Çam Balı" not in status
     # One product a request, each with the form key; then the cart section was asked.
-    assert sorted((p.form()["product"], p.form()["qty"]) for p in shop.site.calls("POST", "/checkout/cart/add")[2:]) == \
-        [("1001", "1"), ("1004", "2")]
+    added = shop.site.calls("POST", "/checkout/cart/add")[2:]
+    assert sorted((p.form()["product"], p.form()["qty"]) for p in added) == [("1001", "1"), ("1004", "2")]
     assert shop.site.cart == [("1001", 1)]
     assert traffic.wait_events(1, "restore")[0]["items"] == [{"id": "1001", "qty": 1}]
     assert not page_errors

@@ -19,7 +19,8 @@ def presented_cart(site: Site) -> dict:
         name, price = PRODUCTS[pid]
         products.append({"id_product": pid, "id_product_attribute": attr, "quantity": qty, "price_amount": price,
                          "price": f"₺{price}", "name": name, "reference": f"REF-{pid}",
-                         "url": f"{site.url}/products/{pid}#/{attr}", "cover": {"medium": {"url": f"{site.url}/img/{pid}.svg"}}})
+                         "url": f"{site.url}/products/{pid}#/{attr}",
+                         "cover": {"medium": {"url": f"{site.url}/img/{pid}.svg"}}})
     return {"products": products, "products_count": sum(site.cart.values())}
 
 
@@ -56,7 +57,8 @@ def product_page(shop: Flow, pid: str, qty: int = 1, attr: str = "0") -> None:
     shop.adapter_ready("dataLayer.push !== Array.prototype.push")
 
 
-def test_update_cart_and_ga4_favourites_come_back_and_restore_posts_the_cart_controller(shop, page, traffic, page_errors):
+def test_update_cart_and_ga4_favourites_come_back_and_restore_posts_the_cart_controller(shop, page, traffic,
+                                                                                         page_errors):
     shop.make()
     product_page(shop, "1003")
     traffic.wait_events(1, "view")

@@ -33,7 +33,8 @@ def assert_no_block_after_checks(page, traffic) -> None:
 
 def placed_after(page, selector: str) -> bool:
     return page.evaluate(
-        "s => { const b = document.querySelector('.cartback'); return !!b && b.previousElementSibling === document.querySelector(s) }",
+        "s => { const b = document.querySelector('.cartback');"
+        " return !!b && b.previousElementSibling === document.querySelector(s) }",
         selector)
 
 
@@ -50,7 +51,8 @@ def test_placeholder_receives_the_block(storefront, traffic, page, page_errors):
     shop.open("slot.html")
     block = wait_block(page)
     assert page.locator('[data-cartback="empty-cart"] > .cartback').count() == 1
-    assert block.locator("[data-cartback-product]").evaluate_all("a => a.map(e => e.dataset.cartbackProduct)") == ["s2", "s1"]
+    assert block.locator("[data-cartback-product]").evaluate_all(
+        "a => a.map(e => e.dataset.cartbackProduct)") == ["s2", "s1"]
     request = traffic.block_requests()[0]
     assert f"shop={shop.shop.id}" in request.url and f"vid={token}" in request.url
     # One stylesheet from the widget host, applied (no inline styles anywhere).
@@ -79,7 +81,8 @@ def test_nothing_worth_showing_leaves_the_page_alone(storefront, traffic, page, 
     shop.wait_token()
     shop.open("slot.html")
     before = page.content()
-    get = traffic.wait(lambda: [r for r in traffic.block_requests() if traffic.finished(r)], what="the block request")[0]
+    get = traffic.wait(lambda: [r for r in traffic.block_requests() if traffic.finished(r)],
+                       what="the block request")[0]
     assert get.response().status == 204
     page.wait_for_timeout(100)
     assert page.content() == before and blocks(page) == 0
@@ -269,7 +272,8 @@ def test_strict_csp_page_still_gets_the_block(storefront, traffic, page, page_er
     response = page.goto(shop.url("csp.html", csp="1", ld=json.dumps(CSP_PRODUCT)))
     assert "script-src " + shop.widget in response.headers["content-security-policy"]
     block = wait_block(page)
-    assert block.locator("[data-cartback-product]").evaluate_all("a => a.map(e => e.dataset.cartbackProduct)") == ["csp-1"]
+    assert block.locator("[data-cartback-product]").evaluate_all(
+        "a => a.map(e => e.dataset.cartbackProduct)") == ["csp-1"]
     page.wait_for_function("document.querySelector('.cartback__image').complete")
     assert page.eval_on_selector(".cartback__list", "e => getComputedStyle(e).display") == "grid"
     traffic.wait_events(1, "impression")

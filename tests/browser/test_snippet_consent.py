@@ -84,7 +84,7 @@ def test_withdrawn_consent_removes_the_fallback_cookie(storefront, traffic, page
     shop = storefront()
     shop.open("blank.html")
     page.evaluate("cartback('view', 'k1')")
-    traffic.wait(lambda: page.context.cookies(), what="the visitor cookie")
+    traffic.wait(page.context.cookies, what="the visitor cookie")
     page.evaluate("cartback('consent', false)")
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     assert cookies == {f"cartback_{shop.shop.id}.optout": "1"}

@@ -39,7 +39,7 @@ def test_silent_server_is_given_up_on(storefront, traffic, page, page_errors, si
     returning_visitor(page, shop.shop.id)
     shop.open("slot.html", endpoint=silent_endpoint)
     # Once the block is being asked for, a call makes a POST that hangs alongside it.
-    traffic.wait(lambda: traffic.block_requests(), what="the block request")
+    traffic.wait(traffic.block_requests, what="the block request")
     page.evaluate("cartback('view', 's1')")
     # The page stays usable while the widget host hangs.
     assert page.evaluate("1 + 1") == 2

@@ -50,7 +50,8 @@ def test_queued_calls_are_replayed_in_order_with_one_token(storefront, traffic, 
     # A first-time visitor: the first POST has no token, the next carries the one the server gave.
     assert "vid" not in traffic.body(posts[0])
     token = shop.token()
-    assert visitor_of(traffic.body(posts[1])["vid"]) == visitor_of(token) == visitor_of(posts[0].response().json()["vid"])
+    first_answer = posts[0].response().json()["vid"]
+    assert visitor_of(traffic.body(posts[1])["vid"]) == visitor_of(token) == visitor_of(first_answer)
     assert not page_errors
 
 
@@ -71,7 +72,8 @@ def test_each_verb_sends_its_wire_shape(storefront, traffic, page_errors):
         cartback('unfavorite', 'v2');
         cartback('cart', [{id: 'v1', qty: 2}, 'v2']);
         cartback('cart', []);
-        cartback('purchase', {order_id: 'A-1', total: 499.8, currency: 'TRY', items: [{id: 'v1', price: 249.9, qty: 2}]});
+        cartback('purchase', {order_id: 'A-1', total: 499.8, currency: 'TRY',
+                              items: [{id: 'v1', price: 249.9, qty: 2}]});
         // Not valid: dropped on the client, without throwing and without spoiling the batch.
         cartback('view');
         cartback('add', null);
@@ -222,7 +224,7 @@ def test_hidden_tab_flushes_with_a_beacon(storefront, traffic, page):
         cartback('view', 'h1');
         document.dispatchEvent(new Event('visibilitychange'));
     }""")
-    beacon = traffic.wait(lambda: traffic.posts(), what="the beacon")[0]
+    beacon = traffic.wait(traffic.posts, what="the beacon")[0]
     assert beacon.resource_type == "ping"
     assert traffic.body(beacon)["events"] == [{"type": "view", "product": "h1"}]
 
