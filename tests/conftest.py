@@ -259,7 +259,7 @@ def conn(tmp_path):
 def cartback_server(tmp_path_factory):
     # --count-bots: Playwright's Chromium says "HeadlessChrome", which the bot filter drops.
     # --rate-limit 0 and the per-address limits off: tests send bursts from one address no visitor
-    # would; the limiters have their own tests (test_api_events.py, test_hostile.py).
+    # would; the limiters have their own tests (test_endpoints_events.py, test_hostile.py).
     server = ServerProcess(tmp_path_factory.mktemp("server") / "cartback.db", "--count-bots", "--rate-limit", "0",
                            "--address-limit", "0", "--key-failure-limit", "0",
                            # The tests' client plays a local reverse proxy (X-Forwarded-For per "visitor").

@@ -1,7 +1,7 @@
 """ingest.py applied in a real SQLite file, one transaction per call as db.transaction runs it:
 what each event leaves in `visitor_items`, `events` and `products`, and `empty_cart`.
 
-The same through HTTP (views counted, not logged; the catalog's word shown) is in test_api_events.py."""
+The same through HTTP (views counted, not logged; the catalog's word shown) is in test_endpoints_events.py."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from cartback.db import connect_sync
 from cartback.privacy import run_retention
 from cartback.stats import in_control_group
 
-from tests.test_api_events import product, track
+from tests.test_endpoints_events import product, track
 from tests.test_report import (
     DAY,
     SECTIONS_NO_SIMILAR,

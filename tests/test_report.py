@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from tests.test_api_events import ORIGIN
+from tests.test_endpoints_events import ORIGIN
 
 DAY = 86400.0
 SECTIONS_NO_SIMILAR = ["cart", "viewed", "favorites"]

@@ -1,5 +1,5 @@
 """shops.py: shop records and keys in a real SQLite file, settings validation, platform presets,
-the registry's cache. The same settings over HTTP are in test_api_block.py; the CLI's in test_cli.py."""
+the registry's cache. The same settings over HTTP are in test_endpoints_empty_cart.py; the CLI's in test_cli.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """validation.py: what a browser's batch becomes before anything is written, in pure calls.
 
 The HTTP answers to the same refusals (status, code, the field in the message) are in
-test_api_events.py and test_hostile.py; here, the parsing itself: what is kept, what is dropped
+test_endpoints_events.py and test_hostile.py; here, the parsing itself: what is kept, what is dropped
 and named, what refuses the whole batch.
 """
 

@@ -21,8 +21,8 @@ from cartback.app import create_app
 from cartback.config import Settings
 
 from tests.conftest import Shop, add_shop
-from tests.test_api_events import ORIGIN, product, track
 from tests.test_catalog import write_csv_feed
+from tests.test_endpoints_events import ORIGIN, product, track
 
 DATA = Path(__file__).resolve().parent / "data" / "catalog"
 

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from tests.test_api_events import ORIGIN, post, product, track
+from tests.test_endpoints_events import ORIGIN, post, product, track
 
 
 def sections(api, shop, vid, **params) -> list[tuple[str, list[str]]]:
