@@ -1,7 +1,7 @@
 """server/cartback/app.py: routing, the front door and the app's error answers, as a client sees them.
 
 Routing (405 for other methods, OPTIONS preflight), the error shape and CORS headers on errors
-(through the front door for the tracking calls and the snippet, through the router for the block),
+(the front door's paths and the router's alike),
 repeated query parameters and headers, the answers' headers, bots, and an unexpected error's 500.
 """
 
