@@ -19,6 +19,8 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
+from .cache import BoundedCache
+
 DEFAULT_BROWSER_PRODUCTS = 50_000
 DEFAULT_VISITORS = 2_000_000
 # Per visitor: products remembered (visitor_items rows). The block reads the newest 200; a visitor
@@ -32,14 +34,15 @@ class Caps:
     max_browser_products: int = DEFAULT_BROWSER_PRODUCTS
     max_visitors: int = DEFAULT_VISITORS
     max_items_per_visitor: int = MAX_ITEMS_PER_VISITOR
-    _since_check: dict[tuple[str, str], int] = field(default_factory=dict)
-    _new_items: dict[tuple[str, str], int] = field(default_factory=dict)
+    _since_check: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, shop): few
+    # New products per visitor since the last check; a miss only delays a check.
+    _new_items: BoundedCache[tuple[str, str], int] = field(default_factory=lambda: BoundedCache(100_000))
 
     def check_every(self, cap: int) -> int:
         return max(1, min(1000, cap // 20))
 
 
-limits = Caps()  # the server sets its own (app.create_app); CLI runs keep the defaults
+limits = Caps()  # the server sets its own (services.Services.start); CLI runs keep the defaults
 
 
 def _due(kind: str, shop: str, cap: int) -> bool:
@@ -63,17 +66,27 @@ def _record(conn: sqlite3.Connection, kind: str, shop: str, cap: int, evicted: i
                  (key, json.dumps(before)))
 
 
+def _oldest_past_cap(conn: sqlite3.Connection, kind: str, shop: str, cap: int, count_sql: str,
+                     oldest_sql: str) -> list[str]:
+    """When a check is due and the shop has more than `cap` rows (`count_sql`), the ids of the oldest
+    (`oldest_sql`), at most two check intervals' worth at once so one write never stalls on a purge."""
+    if not _due(kind, shop, cap):
+        return []
+    n = conn.execute(count_sql, (shop,)).fetchone()[0]
+    if n <= cap:
+        return []
+    excess = min(n - cap, 2 * limits.check_every(cap))
+    return [r[0] for r in conn.execute(oldest_sql, (shop, excess))]
+
+
 def product_reported(conn: sqlite3.Connection, shop: str) -> None:
     """A browser wrote a product row of `shop` (new or changed)."""
     cap = limits.max_browser_products
-    if not _due("products", shop, cap):
+    ids = _oldest_past_cap(conn, "products", shop, cap,
+                           "SELECT count(*) FROM products WHERE shop = ? AND source = 'browser'",
+                           "SELECT id FROM products WHERE shop = ? AND source = 'browser' ORDER BY updated_at LIMIT ?")
+    if not ids:
         return
-    n = conn.execute("SELECT count(*) FROM products WHERE shop = ? AND source = 'browser'", (shop,)).fetchone()[0]
-    if n <= cap:
-        return
-    excess = min(n - cap, 2 * limits.check_every(cap))
-    ids = [r[0] for r in conn.execute("SELECT id FROM products WHERE shop = ? AND source = 'browser' "
-                                      "ORDER BY updated_at LIMIT ?", (shop, excess))]
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         marks = ",".join("?" * len(chunk))
@@ -96,13 +109,11 @@ def item_created(conn: sqlite3.Connection, shop: str, vid: str) -> None:
         return
     counts = limits._new_items
     key = (shop, vid)
-    n = counts.get(key, 0) + 1
+    n = (counts.get(key) or 0) + 1
     if n < ITEM_CHECK:
-        if len(counts) >= 100_000:
-            counts.clear()  # a miss only delays a check
-        counts[key] = n
+        counts.put(key, n)
         return
-    counts.pop(key, None)
+    counts.pop(key)
     rows = conn.execute("SELECT product_id FROM visitor_items WHERE shop = ? AND vid = ? "
                         "ORDER BY last_at DESC LIMIT -1 OFFSET ?", (shop, vid, cap)).fetchall()
     for start in range(0, len(rows), 500):
@@ -118,14 +129,10 @@ def item_created(conn: sqlite3.Connection, shop: str, vid: str) -> None:
 def visitor_created(conn: sqlite3.Connection, shop: str) -> None:
     """`shop` got a new visitor row."""
     cap = limits.max_visitors
-    if not _due("visitors", shop, cap):
+    vids = _oldest_past_cap(conn, "visitors", shop, cap, "SELECT count(*) FROM visitors WHERE shop = ?",
+                            "SELECT vid FROM visitors WHERE shop = ? ORDER BY last_seen LIMIT ?")
+    if not vids:
         return
-    n = conn.execute("SELECT count(*) FROM visitors WHERE shop = ?", (shop,)).fetchone()[0]
-    if n <= cap:
-        return
-    excess = min(n - cap, 2 * limits.check_every(cap))
-    vids = [r[0] for r in conn.execute("SELECT vid FROM visitors WHERE shop = ? ORDER BY last_seen LIMIT ?",
-                                       (shop, excess))]
     from . import ingest, recommend
 
     model = recommend.model_of(conn)
