@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
           + (f" Sample shoppers: {seeded.sampled} events." if seeded.sampled else ""))
     if args.simulate:
         from ..simulate import start_in_background
+
         start_in_background(widget_url, SHOP_ID, seeded.api_key, visitors=args.simulate,
-                            dashboard_url=f"{widget_url}/dashboard")
+                            dashboard_url=f"{widget_url}/dashboard", out=lambda line: print(line, flush=True))
 
     settings = Settings(db_path=args.db, host=args.host, port=port, count_bots=True)
     widget_app = create_app(settings)

@@ -104,10 +104,9 @@ def _run_in_child(widget_url: str, shop: str, api_key: str, days: int, visitors:
 
 def start_in_background(widget_url: str, shop: str, api_key: str | None, *, days: int = 90,
                         visitors: int = 3000, seed: int = 1, dashboard_url: str | None = None,
-                        out: Callable[[str], None] | None = None) -> threading.Thread | None:
+                        out: Callable[[str], None]) -> threading.Thread | None:
     """For `cartback demo --simulate`: once the server answers, simulate in another process (the
-    server keeps this one's core) and print a line when done. Returns the watching thread."""
-    out = out or (lambda line: print(line, flush=True))
+    server keeps this one's core) and tell `out` a line when done. Returns the watching thread."""
     if not api_key:
         out("--simulate: the demo shop already existed, and its API key (needed to send past events) is "
             "printed only when it is created. Start with a new database, e.g. --db cartback-demo2.db.")
