@@ -101,7 +101,7 @@ STEPS: list[str] = [
     );
     CREATE INDEX blocks_by_time ON blocks (shop, ts);
     """,
-    # 2: measured results and privacy (server/cartback/report.py, server/cartback/privacy.py).
+    # 2: measured results and privacy (server/cartback/report/, server/cartback/privacy.py).
     """
     -- When a visitor first reached an empty cart with something to show (a `blocks` row, shown or
     -- held out): the holdout compares visitors from that moment on. Kept on the visitor row, whose
@@ -128,7 +128,7 @@ STEPS: list[str] = [
         PRIMARY KEY (shop, day, scope, metric)
     ) WITHOUT ROWID;
     """,
-    # 3: learned neighbours for "you may also like" (server/cartback/recommend.py).
+    # 3: learned neighbours for "you may also like" (server/cartback/recommend/).
     """
     -- Directed product neighbours, bounded per product (recommend.PRUNE_AT rows at most).
     CREATE TABLE rec_neighbours (
