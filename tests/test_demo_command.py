@@ -33,3 +33,16 @@ def test_options_and_their_defaults():
     assert build_parser().parse_args(["--simulate", "50"]).simulate == 50
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--port", "x"])
+
+
+def test_a_database_another_server_serves_is_refused_before_anything_is_written(tmp_path, capsys):
+    from tests.conftest import ServerProcess
+
+    db = tmp_path / "shared.db"
+    server = ServerProcess(db).start()
+    try:
+        assert cartback(["demo", "--db", str(db), "--port", "0", "--shop-port", "0"]) == 2
+    finally:
+        server.stop()
+    err = capsys.readouterr().err
+    assert err.startswith(f"cartback demo: error: {db} is already served by another cartback process")

@@ -36,7 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     from ..app import create_app
     from ..demo import SHOP_ID, create_demo_app, prepare, shop_origins
     from ..demo.servers import bind, public_host, serve_both
+    from ..serve_lock import AlreadyServed, ServeLock
 
+    try:
+        ServeLock(args.db).probe()
+    except AlreadyServed as exc:
+        print(f"cartback demo: error: {exc}", file=sys.stderr)
+        return 2
     try:
         widget_sock = bind(args.host, args.port)
         shop_sock = bind(args.host, args.shop_port)
