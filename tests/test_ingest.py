@@ -162,3 +162,12 @@ def test_a_failing_batch_leaves_nothing_and_forgets_what_it_saw(conn, apply):
     assert conn.execute("SELECT count(*) FROM visitor_items").fetchone() == (0,)
     assert product_row(conn, "a") is None
     assert apply(view("a", name="Bal")).products_changed  # not skipped as "already written"
+
+
+def test_a_repeated_order_id_is_found_through_the_order_index_not_among_all_purchases(conn):
+    # With the type named too, SQLite chose events_by_type and read every purchase of the shop for
+    # each new one: at 500,000 orders, most of the tracking calls' time (bench/volume.py).
+    from cartback.ingest import ORDER_SQL
+
+    plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + ORDER_SQL, ("s", "A-1"))]
+    assert plan == ["SEARCH events USING INDEX events_by_order (shop=? AND order_id=?)"], plan
