@@ -137,3 +137,13 @@ def test_the_shop_link_goes_to_the_demo_shops_cart_or_the_shop():
         "http://127.0.0.1:8001/sepet", "preview")
     assert views._demo_link({}, _Shop("s", ["https://shop.test"])) == ("https://shop.test/", "open_shop")
     assert views._demo_link({}, _Shop("s", [])) == (None, "open_shop")
+
+
+def test_orders_the_shops_own_system_confirmed_are_named_when_there_are_any(dash, report):
+    browser = dash.browser()
+    browser.sign_in()
+    assert "confirmed by the shop" not in browser.get("/dashboard?lang=en").text
+    report["report"]["block"]["attributed_orders_confirmed"] = 3
+    en, tr = browser.get("/dashboard?lang=en").text, browser.get("/dashboard?lang=tr").text
+    assert "of 51 orders tracked in total; 3 confirmed by the shop&#39;s own system" in en
+    assert "toplam 51 siparişin içinde; 3 tanesi mağazanın kendi sisteminden onaylı" in tr
