@@ -343,8 +343,8 @@ def _purchase(conn: sqlite3.Connection, shop: str, vid: str, e: Event, ts: float
             return False
         # The back end confirms an order a browser reported: its figures replace the browser's, and
         # the browser's visitor (who clicked, hence the attribution) and moment stay.
-        conn.execute("UPDATE events SET value = ?, data = ? WHERE id = ?",
-                     (e.total, json.dumps(data, separators=(",", ":")), row[0]))
+        conn.execute("UPDATE events SET value = ?, data = ? WHERE shop = ? AND id = ?",
+                     (e.total, json.dumps(data, separators=(",", ":")), shop, row[0]))
         return True
     _log(conn, shop, vid, e, ts, value=e.total, data=data)
     for pid, _, _, _ in e.items:

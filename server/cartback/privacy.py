@@ -175,9 +175,9 @@ def erase_visitor(conn: sqlite3.Connection, shop: str, vid: str) -> dict[str, An
             slim["currency"] = parsed["currency"]
         if isinstance(parsed, dict) and parsed.get("confirmed") is True:
             slim["confirmed"] = True
-        conn.execute("UPDATE events SET vid = ?, order_id = ?, value = ?, data = ? WHERE id = ?",
+        conn.execute("UPDATE events SET vid = ?, order_id = ?, value = ?, data = ? WHERE shop = ? AND id = ?",
                      (alias, ERASED_PREFIX + secrets.token_urlsafe(9), total, json.dumps(slim, separators=(",", ":")),
-                      event_id))
+                      shop, event_id))
     kept["events"] += len(purchases)
 
     blocks = conn.execute("SELECT id, sections FROM blocks WHERE shop = ? AND vid = ?", (shop, vid)).fetchall()
@@ -185,8 +185,8 @@ def erase_visitor(conn: sqlite3.Connection, shop: str, vid: str) -> dict[str, An
         parsed = _json_field(sections)
         summary = [{"key": s.get("key"), "ids": [p for p in s.get("ids") or [] if (block_id, p) in clicked_in]}
                 for s in parsed if isinstance(s, dict)] if isinstance(parsed, list) else []
-        conn.execute("UPDATE blocks SET vid = ?, sections = ? WHERE id = ?",
-                     (alias, json.dumps(summary, separators=(",", ":")), block_id))
+        conn.execute("UPDATE blocks SET vid = ?, sections = ? WHERE shop = ? AND id = ?",
+                     (alias, json.dumps(summary, separators=(",", ":")), shop, block_id))
     kept["blocks"] = len(blocks)
 
     deleted["visitor_items"] = conn.execute("DELETE FROM visitor_items WHERE shop = ? AND vid = ?",

@@ -49,7 +49,7 @@ WHERE shop = ? AND type = 'impression' AND ts >= ? AND ts < ?
 
 # Blocks rendered before the period whose first impression was before it too (counted then).
 _SEEN_BEFORE_SQL = """
-SELECT DISTINCT e.block_id FROM events e JOIN blocks b ON b.id = e.block_id
+SELECT DISTINCT e.block_id FROM events e JOIN blocks b ON b.shop = e.shop AND b.id = e.block_id
 WHERE e.shop = ? AND e.type = 'impression' AND e.ts < ? AND e.ts >= b.ts AND e.block_id IN ({marks})
 """
 
