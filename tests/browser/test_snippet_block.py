@@ -8,6 +8,7 @@ Plus viewable impressions, clicks, and a page under a strict Content-Security-Po
 from __future__ import annotations
 
 import json
+import time
 
 BLOCK = ".cartback[data-cartback-block]"
 
@@ -274,7 +275,12 @@ def test_strict_csp_page_still_gets_the_block(storefront, traffic, page, page_er
     block = wait_block(page)
     assert block.locator("[data-cartback-product]").evaluate_all(
         "a => a.map(e => e.dataset.cartbackProduct)") == ["csp-1"]
-    page.wait_for_function("document.querySelector('.cartback__image').complete")
+    # Polled from here: wait_for_function's predicate runs through eval in the page, which this
+    # page's CSP refuses whenever the first check is not already true (a flaky failure in CI).
+    deadline = time.monotonic() + 10
+    while not page.eval_on_selector(".cartback__image", "img => img.complete"):
+        assert time.monotonic() < deadline, "the card's image never loaded"
+        page.wait_for_timeout(25)
     assert page.eval_on_selector(".cartback__list", "e => getComputedStyle(e).display") == "grid"
     traffic.wait_events(1, "impression")
     assert page.evaluate("window.__csp") == []
