@@ -91,3 +91,23 @@ def test_a_lost_key_is_replaced_and_the_old_one_stops_working(tmp_path):
     assert shop is not None and shop.check_key(second) and not shop.check_key(first)
     unknown = cartback("shop", "key", "nope", "--rotate", "--db", db)
     assert unknown.returncode == 2 and unknown.stderr.startswith("cartback: error: shop: no shop 'nope'")
+
+
+def test_a_setting_changed_from_the_command_line_reaches_the_running_server_within_a_second(cartback_server, api):
+    # Another process (this command) changes the shop; the server's registry sees the shops'
+    # version row move at its next look (every half second), not when its 30-second entry expires.
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO, add_shop
+
+    shop = add_shop(cartback_server.db_path, ["http://shop.test"])
+    assert api.get("/v1/config", params={"shop": shop.id}).json()["platform"] is None
+    done = subprocess.run([sys.executable, "-m", "cartback", "shop", "set", shop.id, "platform=woocommerce",
+                           "--db", str(cartback_server.db_path)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    changed = time.monotonic()
+    while api.get("/v1/config", params={"shop": shop.id}).json()["platform"] != "woocommerce":
+        assert time.monotonic() - changed < 1.0, "the server still answers with the old settings"
+        time.sleep(0.02)

@@ -21,7 +21,7 @@ from cartback.shops import (
     validate_settings,
 )
 
-from tests.conftest import UNIT_SHOP
+from tests.conftest import UNIT_SHOP, FakeClock
 
 
 def refused(call, *args, **kwargs) -> ApiError:
@@ -157,17 +157,22 @@ def test_can_restore_with_a_cart_api_or_a_restore_url(settings, restores):
 # -- the registry --------------------------------------------------------------------------------------
 
 class CountingDb:
+    """Reads from the file, counting the shop lookups (the version row's reads apart)."""
+
     def __init__(self, conn) -> None:
-        self.conn, self.queries = conn, 0
+        self.conn, self.queries, self.version_reads = conn, 0, 0
 
     async def fetchone(self, sql: str, params=()):
-        self.queries += 1
+        if "FROM meta" in sql:
+            self.version_reads += 1
+        else:
+            self.queries += 1
         return self.conn.execute(sql, params).fetchone()
 
 
 def test_the_registry_asks_the_file_once_per_shop_until_told_or_expired(conn):
     db = CountingDb(conn)
-    shops = ShopRegistry(db, ttl=30)
+    shops = ShopRegistry(db, ttl=30, clock=FakeClock(0.0))  # a still clock: no version read is due
 
     async def scenario() -> None:
         assert shops.fresh(UNIT_SHOP) is None and shops.fresh([UNIT_SHOP]) is None
@@ -190,3 +195,29 @@ def test_the_registry_asks_the_file_once_per_shop_until_told_or_expired(conn):
         assert expired.fresh(UNIT_SHOP) is None
 
     asyncio.run(scenario())
+
+
+def test_a_change_by_another_process_reaches_the_registry_within_its_version_check(conn, tmp_path):
+    from cartback.db import connect_sync, transaction
+    from cartback.shops import VERSION_CHECK_EVERY
+
+    clock = FakeClock(100.0)
+    db = CountingDb(conn)
+    shops = ShopRegistry(db, ttl=30, clock=clock)
+    other = connect_sync(conn.execute("PRAGMA database_list").fetchone()[2])  # the CLI, say
+
+    async def scenario() -> None:
+        before = await shops.require(UNIT_SHOP)
+        transaction(other, update_settings, UNIT_SHOP, {"max_block": 5})
+        clock.now += VERSION_CHECK_EVERY / 2
+        assert shops.fresh(UNIT_SHOP) is before  # not yet looked at
+        clock.now += VERSION_CHECK_EVERY / 2
+        assert shops.fresh(UNIT_SHOP) is None  # the version is due: ask again
+        after = await shops.require(UNIT_SHOP)
+        assert after.settings["max_block"] == 5 and shops.fresh(UNIT_SHOP) is after
+        reads = db.version_reads
+        clock.now += VERSION_CHECK_EVERY
+        assert (await shops.require(UNIT_SHOP)) is after and db.version_reads == reads + 1, "unchanged: kept"
+
+    asyncio.run(scenario())
+    other.close()

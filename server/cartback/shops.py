@@ -7,11 +7,12 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -199,6 +200,17 @@ def validate_shop_fields(shop_id: str, origins: list[str], locale: str, currency
     return normalized
 
 
+# Bumped in the transaction of every change to a shop, whichever process makes it (the CLI, another
+# server): each server's registry reads it at most every VERSION_CHECK_EVERY seconds.
+SHOPS_VERSION_KEY = "shops:version"
+VERSION_CHECK_EVERY = 0.5
+
+
+def _shops_changed(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 (SHOPS_VERSION_KEY, secrets.token_hex(8)))
+
+
 def create_shop(conn: sqlite3.Connection, shop_id: str, origins: list[str], selector: str | None = None,
                 locale: str = "tr", currency: str = "TRY", settings: dict[str, Any] | None = None) -> str:
     """Create a shop; returns its API key (shown once, stored only as a hash)."""
@@ -211,6 +223,7 @@ def create_shop(conn: sqlite3.Connection, shop_id: str, origins: list[str], sele
         (shop_id, hash_key(api_key), json.dumps(sorted(set(normalized))), selector or None, locale,
          currency, json.dumps(validate_settings(settings or {})), time.time()),
     )
+    _shops_changed(conn)
     return api_key
 
 
@@ -221,6 +234,7 @@ def rotate_key(conn: sqlite3.Connection, shop_id: str) -> str:
         raise ApiError(404, "unknown_shop", f"shop: no shop {shop_id!r}", "shop")
     api_key = new_api_key()
     conn.execute("UPDATE shops SET api_key_hash = ? WHERE id = ?", (hash_key(api_key), shop_id))
+    _shops_changed(conn)
     return api_key
 
 
@@ -311,6 +325,7 @@ def update_settings(conn: sqlite3.Connection, shop_id: str, changes: dict[str, A
         stored[HOLDOUT_CHANGED] = time.time()
     stored.update(changes)
     conn.execute("UPDATE shops SET settings = ? WHERE id = ?", (json.dumps(stored), shop_id))
+    _shops_changed(conn)
     shop = get_shop(conn, shop_id)
     assert shop is not None
     return shop
@@ -330,20 +345,39 @@ class RowSource(Protocol):
 class ShopRegistry:
     """Shops cached in memory: every browser request needs one, and they rarely change.
 
-    Entries expire after `ttl` seconds so a shop added or changed with the CLI while the server
-    runs is picked up; unknown ids are cached briefly too, so junk ids cost no query each time.
+    A change made anywhere (this process, the CLI, another server on the database) moves the
+    shops' version row; the registry reads it at most every VERSION_CHECK_EVERY seconds and drops
+    what it holds when it moved, so every change is seen within a second. Entries also expire
+    after `ttl` seconds, for rows changed by hand in SQL; unknown ids are cached briefly too, so
+    junk ids cost no query each time.
     """
 
-    def __init__(self, db: RowSource, ttl: float = 30.0, key_failures: AddressLimiter | None = None) -> None:
+    def __init__(self, db: RowSource, ttl: float = 30.0, key_failures: AddressLimiter | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
         # Wrong API keys per client address (`require_merchant`).
         self.key_failures = key_failures
+        self._clock = clock
         # An unknown id is remembered too (as None, briefly), so junk ids cost no query each.
-        self._cache: BoundedCache[str, Shop | None] = BoundedCache(10_000, ttl=ttl)
+        self._cache: BoundedCache[str, Shop | None] = BoundedCache(10_000, ttl=ttl, clock=clock)
+        self._version: str | None = None
+        self._checked_at = -math.inf
+
+    async def _check_version(self) -> None:
+        now = self._clock()
+        if now - self._checked_at < VERSION_CHECK_EVERY:
+            return
+        self._checked_at = now
+        row = await self._db.fetchone("SELECT value FROM meta WHERE key = ?", (SHOPS_VERSION_KEY,))
+        version = row[0] if row else None
+        if version != self._version:
+            self._cache.clear()
+            self._version = version
 
     async def get(self, shop_id: object) -> Shop | None:
         if not isinstance(shop_id, str) or not SHOP_ID.match(shop_id):
             return None
+        await self._check_version()
         hit = self._cache.get(shop_id)
         if hit is not None or self._cache.has(shop_id):  # a known shop, or a known unknown id
             return hit
@@ -353,9 +387,11 @@ class ShopRegistry:
         return shop
 
     def fresh(self, shop_id: object) -> Shop | None:
-        """The shop when its cache entry is fresh, without an await (the endpoints' usual case);
-        None means: ask `require`."""
-        return self._cache.get(shop_id) if type(shop_id) is str else None
+        """The shop when its cache entry is fresh and the version was read lately, without an await
+        (the endpoints' usual case); None means: ask `require`."""
+        if type(shop_id) is not str or self._clock() - self._checked_at >= VERSION_CHECK_EVERY:
+            return None
+        return self._cache.get(shop_id)
 
     def forget(self, shop_id: str) -> None:
         self._cache.pop(shop_id)
