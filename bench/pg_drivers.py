@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
@@ -147,11 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         print(f"pg_drivers.py: {exc}; run: pip install asyncpg 'psycopg[binary]'", file=sys.stderr)
         return 2
-    name = f"cartback_drivers_{os.getpid()}"
-    with psycopg.connect(args.dsn, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    dsn = args.dsn.rsplit("/", 1)[0] + "/" + name
-    try:
+    from pgscratch import scratch_database
+
+    with scratch_database(args.dsn, "cartback_drivers") as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(SCHEMA)
             rng = random.Random(7)
@@ -182,9 +179,6 @@ def main(argv: list[str] | None = None) -> int:
                 cpu = statistics.median(c for _, c in results[driver][op])
                 print(f"{driver:20s} {op:6s} {wall / args.ops * 1e6:7.1f} {cpu / args.ops * 1e6:7.1f}  "
                       f"{wall / base_wall:.2f}, {cpu / base_cpu:.2f}")
-    finally:
-        with psycopg.connect(args.dsn, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     return 0
 
 

@@ -52,7 +52,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "server") not in sys.path:
     sys.path.insert(0, str(REPO / "server"))
 
-LUA = Path(__file__).resolve().parent / "throughput.lua"
+SCRIPT = Path(__file__).resolve()
+LUA = SCRIPT.parent / "throughput.lua"
 SHOP = "bench"
 ORIGIN = "http://shop.test"
 N_PRODUCTS = 200
@@ -104,21 +105,35 @@ class Measurement:
 
 # -- the server child ---------------------------------------------------------------------------
 
+def bench_settings(db_path: str, port: int = 8000):
+    """The server's settings: every limit off, as wrk is one address sending what thousands of
+    visitors would."""
+    from cartback.config import Settings
+
+    return Settings(db_path=db_path, port=port, count_bots=True, rate_limit_per_minute=0, address_limit_per_minute=0)
+
+
+async def _bare(request):
+    from starlette.responses import PlainTextResponse
+
+    return PlainTextResponse("ok")
+
+
+def add_bare(app):
+    """The reference every ratio is taken against, first in the route list: it pays the least
+    routing, which keeps the ratios honest."""
+    from starlette.routing import Route
+
+    app.router.routes.insert(0, Route("/__bare", _bare, methods=["GET"]))
+    return app
+
+
 def serve_child(db_path: str, port: int) -> None:
     """Runs in the child process: the real app plus /__bare, under uvicorn with uvloop + httptools."""
     import uvicorn
     from cartback.app import create_app
-    from cartback.config import Settings
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
 
-    async def bare(request):
-        return PlainTextResponse("ok")
-
-    # Every limit off: wrk is one address sending what thousands of visitors would.
-    app = create_app(Settings(db_path=db_path, count_bots=True, rate_limit_per_minute=0, address_limit_per_minute=0))
-    # First in the route list: the reference pays the least routing, which keeps the ratios honest.
-    app.router.routes.insert(0, Route("/__bare", bare, methods=["GET"]))
+    app = add_bare(create_app(bench_settings(db_path)))
     uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", access_log=False,
                 log_level="warning", lifespan="on")
 
@@ -143,8 +158,13 @@ def child_setup(cpu: int | None, priority: bool):
 
 
 class Server:
-    def __init__(self, db_path: Path, cpu: int | None, log_path: Path, priority: bool = False) -> None:
+    """The server child: `script --serve-child DB PORT *extra` (this file's serve_child by default)."""
+
+    def __init__(self, db_path: Path | str, cpu: int | None, log_path: Path, priority: bool = False,
+                 script: Path = SCRIPT, extra: tuple[str, ...] = ()) -> None:
         self.db_path = db_path
+        self.script = script
+        self.extra = extra
         self.cpu = cpu
         self.priority = priority
         self.log_path = log_path
@@ -154,7 +174,7 @@ class Server:
     def start(self) -> Server:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - open as long as the server runs
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve-child", str(self.db_path), str(self.port)],
+            [sys.executable, str(self.script), "--serve-child", str(self.db_path), str(self.port), *self.extra],
             cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=child_setup(self.cpu, self.priority),
             start_new_session=self.priority,
         )
@@ -172,13 +192,10 @@ class Server:
         raise BenchError(f"the server did not answer /healthz within 30 s:\n{self.log_tail()}")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server process, all threads (NaN where /proc is missing)."""
+        """User + system CPU of the server process, all threads, and of the processes it started
+        (`--workers`); NaN where /proc is missing."""
         assert self.proc is not None
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return math.nan
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu([self.proc.pid], children=True)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -199,6 +216,27 @@ class Server:
                 self.proc.wait(5)
         if getattr(self, "_log", None):
             self._log.close()
+
+
+def process_cpu(pids: list[int], children: bool = False) -> float:
+    """User + system CPU seconds of these processes (all threads), with `children` of their
+    descendants too; NaN when none can be read."""
+    total, found, todo = 0.0, False, list(pids)
+    while todo:
+        pid = todo.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found = True
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if children:
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    todo += [int(c) for c in task.read_text().split()]
+                except OSError:
+                    pass
+    return total if found else math.nan
 
 
 def _free_port() -> int:
@@ -261,8 +299,8 @@ def make_catalog(rng: random.Random) -> list[dict]:
     return products
 
 
-def create_shop_and_catalog(db_path: Path, products: list[dict]) -> None:
-    from cartback.db import connect_sync, transaction
+def create_shop_and_catalog(db_path: Path | str, products: list[dict]) -> None:
+    from cartback.connection import connect_sync, transaction
     from cartback.shops import create_shop
 
     def write(conn):
@@ -351,6 +389,20 @@ def prepare(port: int, products: list[dict], block_visitors: int, rng: random.Ra
     }
 
 
+def make_endpoints(lines: dict[str, list[str]], block_visitors: int) -> list[Endpoint]:
+    """The rows, from prepare()'s request lines."""
+    api = [f"Origin: {ORIGIN}"]
+    return [
+        Endpoint("bare", "GET /__bare: PlainTextResponse('ok')", None, ["GET\t/__bare"]),
+        Endpoint("snippet", "GET /snippet.js, gzip", 0.8, ["GET\t/snippet.js"]),
+        Endpoint("events", f"POST /v1/events, 1 view ({N_EVENT_VISITORS} visitors)", 0.4, lines["events"],
+                 ["Content-Type: text/plain;charset=UTF-8", *api]),
+        Endpoint("block", "GET /v1/empty-cart, 1 visitor, 8 cards", 0.2, lines["block"], api),
+        Endpoint("block-many", f"GET /v1/empty-cart, {block_visitors} visitors, 8 cards", 0.2,
+                 lines["block-many"], api),
+    ]
+
+
 def block_composition(html: str) -> str:
     """'cart 2, viewed 4, similar 2': the cards per section of one block's HTML."""
     parts = re.split(r'data-section="([a-z_-]+)"', html)
@@ -380,8 +432,9 @@ class Rig:
     priority: bool
 
 
-def _cpu_busy(cpu: int | None) -> tuple[float, float]:
-    """(busy, steal) seconds of one CPU since boot, from /proc/stat; (0, 0) when not pinned."""
+def _cpu_busy(cpu: int | str | None) -> tuple[float, float]:
+    """(busy, steal) seconds of one CPU ("" for all of them) since boot, from /proc/stat; (0, 0)
+    when not pinned."""
     if cpu is None or not Path("/proc/stat").exists():
         return 0.0, 0.0
     for line in Path("/proc/stat").read_text().splitlines():
@@ -593,16 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
         t = time.monotonic()
         lines = prepare(server.port, products, args.block_visitors, rng)
-        api = [f"Origin: {ORIGIN}"]
-        endpoints = [
-            Endpoint("bare", "GET /__bare: PlainTextResponse('ok')", None, ["GET\t/__bare"]),
-            Endpoint("snippet", "GET /snippet.js, gzip", 0.8, ["GET\t/snippet.js"]),
-            Endpoint("events", f"POST /v1/events, 1 view ({N_EVENT_VISITORS} visitors)", 0.4, lines["events"],
-                     ["Content-Type: text/plain;charset=UTF-8", *api]),
-            Endpoint("block", "GET /v1/empty-cart, 1 visitor, 8 cards", 0.2, lines["block"], api),
-            Endpoint("block-many", f"GET /v1/empty-cart, {args.block_visitors} visitors, 8 cards", 0.2,
-                     lines["block-many"], api),
-        ]
+        endpoints = make_endpoints(lines, args.block_visitors)
         if args.only:
             wanted = {w.strip() for w in args.only.split(",")}
             unknown = wanted - {e.name for e in endpoints}

@@ -13,19 +13,19 @@ import httpx
 from cartback.app import create_app
 from cartback.config import Settings
 
-from tests.conftest import add_shop
+from tests.conftest import add_shop, new_database
 
 BASE_URL = "http://testserver"
 
 
 class DashboardApp:
     def __init__(self, tmp_path: Path, **settings: Any) -> None:
-        self.settings = Settings(db_path=str(tmp_path / "cartback.db"), **settings)
+        self.settings = Settings(db_path=new_database(tmp_path), **settings)
         self.app = create_app(self.settings)
         self.loop = asyncio.new_event_loop()
         self._lifespan = self.app.router.lifespan_context(self.app)
         self.run(self._lifespan.__aenter__())
-        self.shop = add_shop(Path(self.settings.db_path), ["http://shop.test"], shop_id="dash",
+        self.shop = add_shop(self.settings.db_path, ["http://shop.test"], shop_id="dash",
                              settings={"holdout_share": 0.2})
         self._browsers: list[Browser] = []
 

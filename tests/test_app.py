@@ -188,16 +188,50 @@ def test_an_unexpected_error_gets_the_error_shape_500_and_reaches_the_log(tmp_pa
     from cartback.endpoints import events
     from starlette.testclient import TestClient
 
-    from tests.conftest import add_shop
+    from tests.conftest import add_shop, new_database
 
     def broken(*args, **kwargs):
         raise KeyError("boom")
 
     monkeypatch.setattr(events, "apply_events", broken)
-    app = create_app(Settings(db_path=tmp_path / "broken.db", count_bots=True))
+    db = new_database(tmp_path)
+    app = create_app(Settings(db_path=db, count_bots=True))
     with TestClient(app, raise_server_exceptions=False) as client:
-        shop = add_shop(tmp_path / "broken.db", [ORIGIN])
+        shop = add_shop(db, [ORIGIN])
         r = post(client, {"shop": shop.id, "events": [view("a")]})
     assert r.status_code == 500
     assert r.json() == {"error": {"code": "internal", "message": "internal error; see the server log"}}
     assert any("unhandled error on POST /v1/events" in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_workers_app_comes_from_the_settings_in_its_environment(tmp_path, monkeypatch):
+    import warnings
+
+    from cartback.app import app_from_env
+    from cartback.config import WORKER_SETTINGS_ENV, Settings
+    from cartback.ingest import SHARED_TTL, memo
+    from cartback.serve_lock import AlreadyServed, ServeLock
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        from starlette.testclient import TestClient
+
+    db = str(tmp_path / "w.db")
+    monkeypatch.setenv(WORKER_SETTINGS_ENV, Settings(db_path=db, shared=True, count_bots=True).to_json())
+    parent = ServeLock(db, shared=True)
+    parent.acquire()  # the parent `cartback serve --workers N` holds it shared, as its workers do
+    try:
+        with TestClient(app_from_env()) as client:
+            services = client.app.state.services
+            assert services.db.shared and services.db.products.ttl == 1.0 and memo.products.ttl == SHARED_TTL
+            shop = add_shop(tmp_path / "w.db", [ORIGIN])
+            assert post(client, {"shop": shop.id, "events": [view("a")]}).status_code == 200
+        try:
+            ServeLock(db).probe()
+        except AlreadyServed:
+            pass
+        else:
+            raise AssertionError("a server alone could start beside the workers")
+    finally:
+        parent.release()
+        memo.configure(False)

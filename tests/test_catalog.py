@@ -17,17 +17,19 @@ import pytest
 from cartback.catalog import MAX_LISTED_REJECTIONS, CatalogError, ImportResult, import_stream, normalize_format
 from cartback.catalog.fields import known_currencies
 from cartback.catalog.source import ByteReader, detect_format
-from cartback.db import connect_sync, transaction
+from cartback.connection import connect_sync, transaction
 from cartback.shops import create_shop
+
+from tests.conftest import POSTGRES, new_database
 
 DATA = Path(__file__).resolve().parent / "data" / "catalog"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def make_db(tmp_path: Path) -> Path:
+def make_db(tmp_path: Path) -> str:
     """A migrated database with two shops, `demo` (TRY) and `other` (EUR)."""
-    path = tmp_path / "catalog.db"
-    conn = connect_sync(str(path))
+    path = new_database(tmp_path, "catalog.db")
+    conn = connect_sync(path)
     transaction(conn, create_shop, "demo", ["https://balparmak.test"])
     transaction(conn, create_shop, "other", ["https://other.test"], None, "en", "EUR")
     conn.close()
@@ -616,8 +618,9 @@ def test_temp_table_is_dropped(conn):
     run(conn, "id\na\n", full=True)
     with pytest.raises(CatalogError):
         run(conn, "sku\n1\n")
-    tables = conn.execute("SELECT name FROM sqlite_temp_master WHERE type = 'table'").fetchall()
-    assert tables == []
+    temp = ("SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()" if POSTGRES
+            else "SELECT name FROM sqlite_temp_master WHERE type = 'table'")
+    assert conn.execute(temp).fetchall() == []
 
 
 def test_writes_in_chunks_through_a_writer(db_path):
@@ -692,7 +695,7 @@ def test_100k_csv_with_bounded_memory(conn, tmp_path):
 _XML_CHILD = textwrap.dedent("""
     import io, json, re, resource, sys, time
     sys.path.insert(0, sys.argv[1])
-    from cartback.db import connect_sync
+    from cartback.connection import connect_sync
     from cartback.catalog import import_stream
 
     def status(key):

@@ -91,3 +91,14 @@ def test_progress_bar_on_a_terminal(db_path, tmp_path):
     assert proc.returncode == 0
     assert "\r" in err and "100.0%" in err and "rows/s" in err
     assert "3,000 created" in stdout
+
+
+def test_an_import_running_elsewhere_refuses_this_one_with_the_apis_words(db_path, capsys):
+    from cartback.locks import shop_locks
+
+    # A server's import of the shop (any process) holds the same lock: a file beside a SQLite
+    # database, an advisory lock on PostgreSQL.
+    with shop_locks(str(db_path)).hold("demo"):
+        assert cli_import(str(db_path), "demo", str(DATA / "products.csv"), None, False) == 1
+    assert capsys.readouterr().err == "cartback: shop: an import for this shop is running; retry when it has finished\n"
+    assert cli_import(str(db_path), "demo", str(DATA / "products.csv"), None, False) in (0, 3)

@@ -11,7 +11,7 @@ import sys
 
 from cartback.cli import main
 
-from tests.conftest import REPO
+from tests.conftest import REPO, new_database
 
 
 def cartback(*args: str) -> subprocess.CompletedProcess:
@@ -26,7 +26,7 @@ def cartback(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_python_m_cartback_exits_with_the_commands_code(tmp_path):
-    db = str(tmp_path / "cli.db")
+    db = new_database(tmp_path, "cli.db")
     ok = subprocess.run([sys.executable, "-m", "cartback", "shop", "add", "bal", "--origin", "https://bal.example",
                          "--db", db], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and ok.stdout.strip().splitlines()[-1].startswith("cb_"), ok.stderr
@@ -36,7 +36,7 @@ def test_python_m_cartback_exits_with_the_commands_code(tmp_path):
 
 
 def test_shop_add_prints_a_key_once_and_refuses_bad_input(tmp_path):
-    db = str(tmp_path / "cli.db")
+    db = new_database(tmp_path, "cli.db")
     ok = cartback("shop", "add", "bal", "--origin", "https://bal.example", "--db", db)
     assert ok.returncode == 0
     key = ok.stdout.strip().splitlines()[-1]
@@ -52,7 +52,7 @@ def test_shop_add_prints_a_key_once_and_refuses_bad_input(tmp_path):
 
 
 def test_shop_set_changes_settings_and_names_bad_ones(tmp_path):
-    db = str(tmp_path / "cli.db")
+    db = new_database(tmp_path, "cli.db")
     cartback("shop", "add", "bal", "--origin", "https://bal.example", "--db", db)
     ok = cartback("shop", "set", "bal", "max_block=6", 'sections=["viewed","cart"]', "--db", db)
     assert ok.returncode == 0, ok.stderr
@@ -63,7 +63,7 @@ def test_shop_set_changes_settings_and_names_bad_ones(tmp_path):
 
 
 def test_shop_add_names_the_platform_and_its_id_field(tmp_path):
-    db = str(tmp_path / "cli.db")
+    db = new_database(tmp_path, "cli.db")
     ok = cartback("shop", "add", "bal", "--origin", "https://bal.example", "--platform", "shopify",
                   "--id-field", "variant", "--db", db)
     assert ok.returncode == 0, ok.stderr
@@ -76,10 +76,10 @@ def test_shop_add_names_the_platform_and_its_id_field(tmp_path):
 
 
 def test_a_lost_key_is_replaced_and_the_old_one_stops_working(tmp_path):
-    from cartback.db import connect_sync
+    from cartback.connection import connect_sync
     from cartback.shops import get_shop
 
-    db = str(tmp_path / "cli.db")
+    db = new_database(tmp_path, "cli.db")
     first = cartback("shop", "add", "bal", "--origin", "https://bal.example", "--db", db).stdout.split()[-1]
     shown = cartback("shop", "key", "bal", "--db", db)
     assert shown.returncode == 2 and "cannot be shown again" in shown.stderr and "--rotate" in shown.stderr
@@ -98,16 +98,20 @@ def test_a_setting_changed_from_the_command_line_reaches_the_running_server_with
     # version row move at its next look (every half second), not when its 30-second entry expires.
     import subprocess
     import sys
-    import time
 
-    from tests.conftest import REPO, add_shop
+    from tests.conftest import REPO, add_shop, eventually
 
     shop = add_shop(cartback_server.db_path, ["http://shop.test"])
     assert api.get("/v1/config", params={"shop": shop.id}).json()["platform"] is None
     done = subprocess.run([sys.executable, "-m", "cartback", "shop", "set", shop.id, "platform=woocommerce",
                            "--db", str(cartback_server.db_path)], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    changed = time.monotonic()
-    while api.get("/v1/config", params={"shop": shop.id}).json()["platform"] != "woocommerce":
-        assert time.monotonic() - changed < 1.0, "the server still answers with the old settings"
-        time.sleep(0.02)
+    assert eventually(lambda: api.get("/v1/config", params={"shop": shop.id}).json()["platform"],
+                      "woocommerce", 1.0) == "woocommerce", "the server still answers with the old settings"
+
+
+def test_serve_needs_at_least_one_worker(capsys):
+    from cartback.cli import main
+
+    assert main(["serve", "--workers", "0", "--db", "unused.db"]) == 2
+    assert capsys.readouterr().err == "cartback: error: --workers: at least 1, not 0\n"

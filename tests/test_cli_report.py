@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from cartback.cli import main
 
-from tests.conftest import REPO
+from tests.conftest import REPO, new_database
 from tests.test_report import script_period
 
 
@@ -55,8 +55,8 @@ def test_the_terminal_table(scripted, cartback_server, capsys):
 
 
 def test_a_fresh_shop_says_there_is_no_data_yet(tmp_path):
-    db = tmp_path / "fresh.db"
-    run = lambda *a: subprocess.run([sys.executable, "-m", "cartback", *a, "--db", str(db)], cwd=REPO,  # noqa: E731
+    db = new_database(tmp_path, "fresh.db")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cartback", *a, "--db", db], cwd=REPO,  # noqa: E731
                                     capture_output=True, text=True, timeout=60)
     assert run("shop", "add", "fresh", "--origin", "https://fresh.example", "--locale", "en").returncode == 0
     out = run("report", "fresh")

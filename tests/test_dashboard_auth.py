@@ -1,23 +1,18 @@
-"""Dashboard sign-in (cartback.dashboard.auth): sessions, the lockout against guessed keys, device
-cookies, sign-out. In process: the real app over a real SQLite file, no server."""
+"""Dashboard sign-in (cartback.dashboard.auth): sessions, the lockout against guessed keys
+(dashboard/lockout.py), device cookies, sign-out. In process: the real app over the suite's real
+database, no server."""
 
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 
 import pytest
-from cartback.dashboard import auth
-from cartback.dashboard.auth import (
-    DEVICE_COOKIE,
-    FAIL_WINDOW,
-    MAX_FAILS_PER_ADDRESS,
-    MAX_FAILS_PER_DEVICE,
-    MAX_FAILS_PER_SHOP,
-    SESSION_COOKIE,
-    _Attempts,
-)
+from cartback.connection import transaction
+from cartback.dashboard import auth, lockout
+from cartback.dashboard.auth import DEVICE_COOKIE, SESSION_COOKIE
+from cartback.dashboard.lockout import FAIL_WINDOW, MAX_FAILS_PER_ADDRESS, MAX_FAILS_PER_DEVICE, MAX_FAILS_PER_SHOP
 
+from tests.conftest import query
 from tests.dashboard_app import DashboardApp
 
 
@@ -33,52 +28,66 @@ def csrf_of(page: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
-# --- the lockout, as a table ------------------------------------------------------------------------
+# --- the lockout (lockout.py), on a real database -------------------------------------------------
 
-@pytest.fixture
-def clock(monkeypatch):
-    """The lockout's clock, moved by hand."""
-    clock = SimpleNamespace(now=1000.0)
-    monkeypatch.setattr(auth.time, "monotonic", lambda: clock.now)
-    return clock
+T0 = 1_800_000_000.0
 
 
-def test_one_address_is_locked_out_of_one_shop_for_the_window(clock):
-    attempts = _Attempts()
+def attempt(address: str, shop: str = "shop", device: str | None = None) -> lockout.Attempt:
+    return lockout.Attempt.of("the server's secret", shop, address, device)
+
+
+def fail(conn, who: lockout.Attempt, now: float = T0) -> None:
+    transaction(conn, lockout.fail, who, now)
+
+
+def rows(conn) -> int:
+    return conn.execute("SELECT count(*) FROM sign_in_failures").fetchone()[0]
+
+
+def test_one_address_is_locked_out_of_one_shop_for_the_window(conn):
     for _ in range(MAX_FAILS_PER_ADDRESS - 1):
-        attempts.fail("192.0.2.1", "shop")
-    assert attempts.locked_for("192.0.2.1", "shop") == 0
-    attempts.fail("192.0.2.1", "shop")
-    assert attempts.locked_for("192.0.2.1", "shop") == pytest.approx(FAIL_WINDOW)
-    assert attempts.locked_for("192.0.2.1", "other") == 0
-    assert attempts.locked_for("192.0.2.2", "shop") == 0
-    clock.now += FAIL_WINDOW / 2
-    assert attempts.locked_for("192.0.2.1", "shop") == pytest.approx(FAIL_WINDOW / 2)
-    clock.now += FAIL_WINDOW / 2 + 1
-    assert attempts.locked_for("192.0.2.1", "shop") == 0
-    assert attempts.fails == {}, "expired failures are forgotten"
+        fail(conn, attempt("192.0.2.1"))
+    assert lockout.locked_for(conn, attempt("192.0.2.1"), T0) == 0
+    fail(conn, attempt("192.0.2.1"))
+    assert lockout.locked_for(conn, attempt("192.0.2.1"), T0) == pytest.approx(FAIL_WINDOW)
+    assert lockout.locked_for(conn, attempt("192.0.2.1", "other"), T0) == 0
+    assert lockout.locked_for(conn, attempt("192.0.2.2"), T0) == 0
+    assert lockout.locked_for(conn, attempt("192.0.2.1"), T0 + FAIL_WINDOW / 2) == pytest.approx(FAIL_WINDOW / 2)
+    later = T0 + FAIL_WINDOW + 1
+    assert lockout.locked_for(conn, attempt("192.0.2.1"), later) == 0
+    fail(conn, attempt("192.0.2.2"), later)
+    assert rows(conn) == 1, "expired failures are forgotten"
 
 
-def test_failures_from_everywhere_lock_the_shop_but_not_a_known_device(clock):
-    attempts = _Attempts()
+def test_failures_from_everywhere_lock_the_shop_but_not_a_known_device(conn):
     for i in range(MAX_FAILS_PER_SHOP):
-        attempts.fail(f"198.51.100.{i}", "shop")
-    assert attempts.locked_for("192.0.2.1", "shop") > 0
-    assert attempts.locked_for("192.0.2.1", "shop", device="merchant") == 0
+        fail(conn, attempt(f"198.51.100.{i}"))
+    assert lockout.locked_for(conn, attempt("192.0.2.1"), T0) > 0
+    assert lockout.locked_for(conn, attempt("192.0.2.1", device="merchant"), T0) == 0
     for _ in range(MAX_FAILS_PER_DEVICE):
-        attempts.fail("192.0.2.1", "shop", device="merchant")
-    assert attempts.locked_for("192.0.2.1", "shop", device="merchant") > 0
-    assert attempts.locked_for("192.0.2.1", "shop", device="laptop") == 0
+        fail(conn, attempt("192.0.2.1", device="merchant"))
+    assert lockout.locked_for(conn, attempt("192.0.2.1", device="merchant"), T0) > 0
+    assert lockout.locked_for(conn, attempt("192.0.2.1", device="laptop"), T0) == 0
 
 
-def test_a_sign_in_clears_its_address_count_but_not_the_shops(clock):
-    attempts = _Attempts()
+def test_a_sign_in_clears_its_address_count_but_not_the_shops(conn):
     for i in range(MAX_FAILS_PER_SHOP - 1):
-        attempts.fail("192.0.2.1" if i < MAX_FAILS_PER_ADDRESS - 1 else f"198.51.100.{i}", "shop")
-    attempts.success("192.0.2.1", "shop")
-    attempts.fail("192.0.2.1", "shop")
-    assert attempts.locked_for("192.0.2.1", "shop") > 0, "the shop-wide count reached its limit"
-    assert "a:192.0.2.1:shop" in attempts.fails and len(attempts.fails["a:192.0.2.1:shop"]) == 1
+        fail(conn, attempt("192.0.2.1" if i < MAX_FAILS_PER_ADDRESS - 1 else f"198.51.100.{i}"))
+    transaction(conn, lockout.succeed, attempt("192.0.2.1"))
+    fail(conn, attempt("192.0.2.1"))
+    assert lockout.locked_for(conn, attempt("192.0.2.1"), T0) > 0, "the shop-wide count reached its limit"
+    assert lockout.locked_for(conn, attempt("192.0.2.1", "other"), T0) == 0
+    mine = conn.execute("SELECT count(*) FROM sign_in_failures WHERE address = ?",
+                        (attempt("192.0.2.1").address,)).fetchone()[0]
+    assert mine == 1
+
+
+def test_the_table_keeps_no_client_address(conn):
+    fail(conn, attempt("192.0.2.1"))
+    stored = conn.execute("SELECT shop, address, device FROM sign_in_failures").fetchall()
+    assert len(stored) == 1 and "192.0.2" not in " ".join(map(str, stored[0]))
+    assert attempt("192.0.2.1").address != lockout.Attempt.of("another secret", "shop", "192.0.2.1", None).address
 
 
 # --- signing in, through the app ---------------------------------------------------------------------
@@ -124,8 +133,13 @@ def test_a_browser_that_signed_in_before_is_not_locked_out_by_others(dash):
 
 def test_unknown_shops_and_foreign_forms_are_refused(dash):
     browser = dash.browser()
-    assert browser.sign_in(shop="nosuchshop").status_code == 401
+    for i in range(MAX_FAILS_PER_SHOP + 1):
+        assert browser.sign_in(shop=f"nosuchshop{i % 2}").status_code == 401, "never locked: nothing to open"
     assert browser.sign_in(shop="Not A Shop!").status_code == 401
+    assert query(dash.settings.db_path, "SELECT count(*) FROM sign_in_failures") == [(0,)], \
+        "random shop ids cannot fill the lockout's table"
+    assert browser.sign_in().status_code == 303, "nor lock the address out of a real shop"
+    browser.cookies.delete(SESSION_COOKIE)
     r = browser.post("/dashboard/login?lang=en", data={"shop": "dash", "key": dash.shop.api_key},
                      headers={"origin": "http://evil.test"})
     assert r.status_code == 400 and "The form could not be read" in r.text

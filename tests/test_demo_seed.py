@@ -8,8 +8,10 @@ import json
 
 import pytest
 from cartback import demo
-from cartback.db import connect_sync
+from cartback.connection import connect_sync
 from cartback.shops import SELECTOR_PRESETS, get_shop
+
+from tests.conftest import new_database
 
 ORIGIN = "http://127.0.0.1:8001"
 CATALOG = demo.expand_urls(demo.load_catalog(), ORIGIN)
@@ -18,7 +20,7 @@ BY_SKU = {p["id"]: p for p in CATALOG}
 
 @pytest.fixture
 def conn(tmp_path):
-    c = connect_sync(str(tmp_path / "d.db"))
+    c = connect_sync(new_database(tmp_path, "d.db"))
     yield c
     c.close()
 
@@ -59,7 +61,7 @@ def test_sample_shoppers_are_written_once(conn):
 
 
 def test_prepare_for_a_simulation_keeps_the_default_holdout(tmp_path):
-    db = str(tmp_path / "sim.db")
+    db = new_database(tmp_path, "sim.db")
     seeded = demo.prepare(db, [ORIGIN], ORIGIN, simulate=True)
     assert seeded.api_key and seeded.imported == len(CATALOG) and seeded.sampled > 0
     conn = connect_sync(db)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import re
 import socket
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from cartback.app import create_app
 from cartback.config import Settings
 
-from tests.conftest import Shop, add_shop
+from tests.conftest import Shop, add_shop, new_database, opened
 from tests.test_catalog import write_csv_feed
 from tests.test_endpoints_events import ORIGIN, product, track
 
@@ -50,7 +49,7 @@ class InProcess:
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory):
-    db_path = tmp_path_factory.mktemp("catalog_api") / "cartback.db"
+    db_path = new_database(tmp_path_factory.mktemp("catalog_api"))
     app = create_app(Settings(db_path=str(db_path)))
     with start_blocking_portal() as portal, portal.wrap_async_context_manager(app.router.lifespan_context(app)):
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1")
@@ -78,13 +77,10 @@ def put(api, shop, body: bytes | str, key: str | None = None, **params):
 
 
 def rows(server, shop_id: str) -> dict[str, dict]:
-    conn = sqlite3.connect(f"file:{server.db_path}?mode=ro", uri=True)
-    try:
+    with opened(server.db_path) as conn:
         cur = conn.execute("SELECT * FROM products WHERE shop = ?", (shop_id,))
         names = [d[0] for d in cur.description]
         return {r[1]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
-    finally:
-        conn.close()
 
 
 def error(r) -> dict:

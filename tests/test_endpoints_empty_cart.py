@@ -5,10 +5,10 @@ from __future__ import annotations
 import html
 import json
 import re
-import sqlite3
 
 import pytest
 
+from tests.conftest import eventually, query
 from tests.test_endpoints_events import ORIGIN, post, product, track
 
 
@@ -38,12 +38,13 @@ def test_four_sections_in_order_each_product_once(api, make_shop, seed_catalog):
         {"type": "view", "product": product("c1")},  # carted and viewed: shown once, in the cart section
         {"type": "cart", "items": []},              # the shop cleared the cart
     ])
-    assert sections(api, shop, vid) == [
+    expected = [
         ("cart", ["c2", "c1"]),
         ("viewed", ["v2", "v1"]),
         ("favorites", ["f1"]),
         ("similar", ["pop2", "pop1"]),
     ]
+    assert eventually(lambda: sections(api, shop, vid), expected) == expected
 
 
 def test_nothing_worth_showing_is_204_never_filler(api, make_shop, seed_catalog):
@@ -168,18 +169,18 @@ def test_a_cart_the_shop_cleared_silently_comes_back_with_the_four_kinds(api, ma
     ])
     r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": vid})
     assert r.status_code == 200
-    assert sections(api, shop, vid) == [("cart", ["jar"]), ("viewed", ["seen"]), ("favorites", ["fav"]),
-                                        ("similar", ["pop"])]
+    expected = [("cart", ["jar"]), ("viewed", ["seen"]), ("favorites", ["fav"]), ("similar", ["pop"])]
+    assert eventually(lambda: sections(api, shop, vid), expected) == expected
     # The restore button carries the line as it went in: variant and quantity.
     restore = re.search(r'data-cartback-restore="([^"]+)"', r.text)
     assert restore and json.loads(html.unescape(restore.group(1))) == [{"id": "jar", "variant": "4711", "qty": 2}]
     # Recorded: the cart is empty now (for every later block and the report), the line is kept.
-    conn = sqlite3.connect(cartback_server.db_path)
-    row = conn.execute("SELECT in_cart, cart_qty, cart_variant, cart_price, carted_at IS NOT NULL FROM visitor_items "
-                       "WHERE shop = ? AND product_id = 'jar' AND vid = (SELECT vid FROM events WHERE shop = ? AND "
-                       "type = 'add' AND product_id = 'jar')", (shop.id, shop.id)).fetchone()
-    assert row == (0, 2, "4711", 300.0, 1)
-    emptied = conn.execute("SELECT data FROM events WHERE shop = ? AND type = 'cart'", (shop.id,)).fetchall()
+    row = query(cartback_server.db_path,
+                "SELECT in_cart, cart_qty, cart_variant, cart_price, carted_at IS NOT NULL FROM visitor_items "
+                "WHERE shop = ? AND product_id = 'jar' AND vid = (SELECT vid FROM events WHERE shop = ? AND "
+                "type = 'add' AND product_id = 'jar')", (shop.id, shop.id))
+    assert row == [(0, 2, "4711", 300.0, 1)]
+    emptied = query(cartback_server.db_path, "SELECT data FROM events WHERE shop = ? AND type = 'cart'", (shop.id,))
     assert emptied == [("[]",)]
 
 

@@ -5,13 +5,12 @@ The pure parsing behind the refusals has its own tests (test_validation.py); her
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 
 import pytest
 from itsdangerous import TimestampSigner
 
-from tests.conftest import add_shop
+from tests.conftest import add_shop, query
 
 ORIGIN = "http://shop.test"
 
@@ -153,9 +152,8 @@ def test_untrusted_display_fields_are_dropped_not_the_event(api, make_shop, cart
     body = r.json()
     assert body["accepted"] == 2
     assert {i["field"] for i in body["ignored"]} == {"events[0].product.url", "events[0].product.image"}
-    conn = sqlite3.connect(cartback_server.db_path)
-    row = conn.execute("SELECT url, image FROM products WHERE shop = ? AND id = 'p1'", (shop.id,)).fetchone()
-    assert row == (None, None)
+    row = query(cartback_server.db_path, "SELECT url, image FROM products WHERE shop = ? AND id = 'p1'", (shop.id,))
+    assert row == [(None, None)]
     # p1 has no link, so the block shows only p2 and the markup never carries the script.
     r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": body["vid"]})
     assert "onerror" not in r.text and "<img src=x" not in r.text
@@ -171,9 +169,9 @@ def test_bad_display_fields_are_named_and_dropped_but_the_view_is_kept(api, make
     named = {i["field"] for i in r.json()["ignored"]}
     assert named == {"events[0].product.name", "events[0].product.price", "events[0].product.currency",
                      "events[0].product.category", "events[0].product.in_stock", "events[1].product.price"}
-    row = sqlite3.connect(cartback_server.db_path).execute(
-        "SELECT name, price, currency, url FROM products WHERE shop = ? AND id = 'p'", (shop.id,)).fetchone()
-    assert row == (None, None, None, f"{ORIGIN}/p")
+    row = query(cartback_server.db_path,
+                "SELECT name, price, currency, url FROM products WHERE shop = ? AND id = 'p'", (shop.id,))
+    assert row == [(None, None, None, f"{ORIGIN}/p")]
 
 
 def test_views_are_kept_per_product_and_the_rest_in_the_log(api, make_shop, cartback_server):
@@ -181,12 +179,12 @@ def test_views_are_kept_per_product_and_the_rest_in_the_log(api, make_shop, cart
     vid = track(api, shop, [{"type": "view", "product": product("a")}, {"type": "view", "product": product("b")}])
     vid = track(api, shop, [{"type": "view", "product": product("a")}, {"type": "add", "product": product("b")},
                             {"type": "favorite", "product": product("a")}], vid)
-    conn = sqlite3.connect(cartback_server.db_path)
     key = (shop.id, vid.split(".")[0])
-    items = conn.execute("SELECT product_id, views, viewed_at IS NOT NULL FROM visitor_items "
-                         "WHERE shop = ? AND vid = ? ORDER BY product_id", key).fetchall()
+    items = query(cartback_server.db_path, "SELECT product_id, views, viewed_at IS NOT NULL FROM visitor_items "
+                  "WHERE shop = ? AND vid = ? ORDER BY product_id", key)
     assert items == [("a", 2, 1), ("b", 1, 1)]
-    logged = conn.execute("SELECT type, product_id FROM events WHERE shop = ? AND vid = ? ORDER BY id", key).fetchall()
+    logged = query(cartback_server.db_path,
+                   "SELECT type, product_id FROM events WHERE shop = ? AND vid = ? ORDER BY id", key)
     assert logged == [("add", "b"), ("favorite", "a")]
 
 
@@ -211,7 +209,7 @@ def test_cors_only_for_the_shops_origins(api, make_shop):
 
 
 def _secret(db_path) -> str:
-    return sqlite3.connect(db_path).execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()[0]
+    return query(db_path, "SELECT value FROM meta WHERE key = 'secret'")[0][0]
 
 
 def test_forged_expired_and_foreign_tokens_get_a_fresh_visitor(api, make_shop, cartback_server):

@@ -1,4 +1,4 @@
-"""ingest.py applied in a real SQLite file, one transaction per call as db.transaction runs it:
+"""ingest.py applied in a real SQLite file, one transaction per call as connection.transaction runs it:
 what each event leaves in `visitor_items`, `events` and `products`, and `empty_cart`.
 
 The same through HTTP (views counted, not logged; the catalog's word shown) is in test_endpoints_events.py."""
@@ -8,19 +8,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from cartback.db import transaction
+from cartback.connection import transaction
 from cartback.ingest import apply_events, empty_cart, memo
 from cartback.validation import Event, Product
 
-from tests.conftest import UNIT_SHOP, put_products
+from tests.conftest import UNIT_SHOP, put_products, sqlite_only
 
 VID = "v1"
 
 
 @pytest.fixture
-def catalog(tmp_path):
+def catalog(unit_db):
     """Catalog rows, written to the `conn` fixture's file by another connection (as an import does)."""
-    return lambda rows: put_products(tmp_path / "unit.db", UNIT_SHOP, rows)
+    return lambda rows: put_products(unit_db, UNIT_SHOP, rows)
 
 
 @pytest.fixture
@@ -164,6 +164,7 @@ def test_a_failing_batch_leaves_nothing_and_forgets_what_it_saw(conn, apply):
     assert apply(view("a", name="Bal")).products_changed  # not skipped as "already written"
 
 
+@sqlite_only  # SQLite's query planner
 def test_a_repeated_order_id_is_found_through_the_order_index_not_among_all_purchases(conn):
     # With the type named too, SQLite chose events_by_type and read every purchase of the shop for
     # each new one: at 500,000 orders, most of the tracking calls' time (bench/volume.py).
@@ -171,3 +172,25 @@ def test_a_repeated_order_id_is_found_through_the_order_index_not_among_all_purc
 
     plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + ORDER_SQL, ("s", "A-1"))]
     assert plan == ["SEARCH events USING INDEX events_by_order (shop=? AND order_id=?)"], plan
+
+
+def test_the_memo_keeps_what_it_saw_a_second_when_other_processes_write_too():
+    from cartback.ingest import SHARED_TTL, _Memo
+
+    from tests.conftest import FakeClock
+
+    clock = FakeClock(100.0)
+    fields = ("p", "Bal", 1.0, "TRY", None, None, None, None)
+    shared = _Memo(clock=clock)
+    shared.configure(True)
+    assert not shared.product_unchanged("s", fields) and shared.product_unchanged("s", fields)
+    assert not shared.seen_recently("s", "v", 100.0) and shared.seen_recently("s", "v", 100.0)
+    # Another worker may have written the product or erased the visitor since: written again.
+    clock.now += SHARED_TTL
+    assert not shared.product_unchanged("s", fields)
+    assert not shared.seen_recently("s", "v", 101.0)
+    alone = _Memo(clock=clock)
+    alone.configure(False)  # the only serving process: what it wrote stays true
+    alone.product_unchanged("s", fields)
+    clock.now += 3600
+    assert alone.product_unchanged("s", fields)

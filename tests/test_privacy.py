@@ -3,15 +3,15 @@ erased visitor is left, and the report's figures do not move."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from datetime import timedelta
 
 import pytest
-from cartback.db import connect_sync
+from cartback.connection import connect_sync
 from cartback.privacy import run_retention
 from cartback.stats import in_control_group
 
+from tests.conftest import opened, query, table_names
 from tests.test_endpoints_events import product, track
 from tests.test_report import (
     DAY,
@@ -33,12 +33,12 @@ from tests.test_report import (
 
 def rows_mentioning(db_path, needle: str) -> list[tuple[str, tuple]]:
     """Every row of every table with `needle` in any of its values."""
-    conn = sqlite3.connect(db_path)
     found = []
-    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
-        for row in conn.execute(f'SELECT * FROM "{table}"'):
-            if any(needle in str(value) for value in row):
-                found.append((table, row))
+    with opened(db_path) as conn:
+        for table in table_names(conn):
+            for row in conn.execute(f'SELECT * FROM "{table}"').fetchall():
+                if any(needle in str(value) for value in row):
+                    found.append((table, tuple(row)))
     return found
 
 
@@ -106,11 +106,10 @@ def test_export_then_erase_leaves_nothing_and_keeps_the_figures(api, make_shop, 
     assert rows_mentioning(cartback_server.db_path, f"{shop.id}-ORDER-V-1") == []
     assert rows_mentioning(cartback_server.db_path, f"{shop.id}-ORDER-U-1") == []
     # What V bought without clicking, and what their block listed besides the clicked card, is gone.
-    conn = sqlite3.connect(cartback_server.db_path)
-    leftovers = conn.execute("SELECT data FROM events WHERE shop = ? AND type = 'purchase' AND vid LIKE 'erased-%'",
-                             (shop.id,)).fetchall()
+    leftovers = query(cartback_server.db_path, "SELECT data FROM events WHERE shop = ? AND type = 'purchase' "
+                      "AND vid LIKE 'erased-%'", (shop.id,))
     assert '"f"' not in str(leftovers)
-    erased_block = conn.execute("SELECT vid, sections FROM blocks WHERE id = ?", (block,)).fetchone()
+    erased_block = query(cartback_server.db_path, "SELECT vid, sections FROM blocks WHERE id = ?", (block,))[0]
     assert erased_block[0].startswith("erased-")
     assert erased_block[1] == '[{"key":"cart","ids":["a"]},{"key":"viewed","ids":[]},{"key":"favorites","ids":[]}]'
 
@@ -155,7 +154,7 @@ def test_global_privacy_control_stores_nothing(api, make_shop, cartback_server):
     assert r.status_code == 200
     body = r.json()
     assert body["accepted"] == 0 and body["vid"] and body["ignored"][0]["field"] == "sec-gpc"
-    conn = sqlite3.connect(cartback_server.db_path)
+    conn = connect_sync(str(cartback_server.db_path))
     for table in ("events", "visitors", "visitor_items", "blocks"):
         assert conn.execute(f"SELECT count(*) FROM {table} WHERE shop = ?", (shop.id,)).fetchone()[0] == 0, table
     # A visitor with history who turns GPC on still gets their block, but the render is not recorded.
@@ -169,12 +168,13 @@ def test_global_privacy_control_stores_nothing(api, make_shop, cartback_server):
     while conn.execute("SELECT count(*) FROM blocks WHERE shop = ?", (shop.id,)).fetchone()[0] == 0:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    conn.close()
 
 
 def set_retention(db_path, shop_id: str, days: int) -> None:
     """Retention is switched on only once the test data is in place, so the server's own daily run
     (a minute after it starts) never rolls up a day the test is still writing."""
-    from cartback.db import transaction
+    from cartback.connection import transaction
     from cartback.shops import update_settings
 
     conn = connect_sync(str(db_path))
@@ -218,8 +218,7 @@ def aged(api, make_shop, seed_catalog, cartback_server):
     cb.send(ve, [purchase(f"{shop.id}-OE", at(day - timedelta(days=35), 15),
                           [{"id": "e", "price": 120, "qty": 1}], 120)])
     # Va has not been back since: their visitor row ages out too.
-    conn = sqlite3.connect(cartback_server.db_path)
-    with conn:
+    with opened(cartback_server.db_path) as conn:
         conn.execute("UPDATE visitors SET last_seen = ? WHERE shop = ? AND vid = ?",
                      (at(day - timedelta(days=44), 10), shop.id, va.split(".")[0]))
     return cb, {"va": va, "vb": vb, "vc": vc, "vd": vd}

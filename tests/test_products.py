@@ -8,7 +8,7 @@ import io
 import pytest
 from cartback import products, store
 from cartback.catalog import import_stream
-from cartback.db import connect_sync, transaction
+from cartback.connection import connect_sync, transaction
 from cartback.ingest import apply_events
 from cartback.products import SHOWABLE_SQL, ProductCache, product_dict, showable
 from cartback.recommend import similar_products
@@ -29,9 +29,9 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def cached(conn, tmp_path):
+def cached(conn, unit_db):
     """A second connection to the same file with the server's cache (10 s), as Database gives it."""
-    c = connect_sync(str(tmp_path / "unit.db"), model=conn.model, products=ProductCache())
+    c = connect_sync(unit_db, model=conn.model, products=ProductCache())
     yield c
     c.close()
 
@@ -62,16 +62,20 @@ def test_a_card_is_made_of_the_display_fields(cached):
                             "in_stock": 1, "restocked_at": None, "source": "catalog"}
 
 
-def test_entries_last_ten_seconds(conn, cached, clock):
-    assert products.TTL == 10.0
+@pytest.mark.parametrize(("shared", "ttl"), [(False, 10.0), (True, 1.0)], ids=["alone", "shared"])
+def test_entries_last_ten_seconds_or_one_when_other_processes_write_too(conn, unit_db, clock, shared, ttl):
+    # serve --workers N: another worker's write to a product drops nothing in this process's cache.
+    cached = connect_sync(unit_db, model=conn.model, products=ProductCache(shared=shared))
+    assert cached.products.ttl == ttl == (products.SHARED_TTL if shared else products.TTL)
     put(conn, "honey", name="Old")
     assert name_of(cached, "honey") == "Old"
     # Written by hand (SQL around every code path that drops entries): seen only once the entry expires.
     conn.execute("UPDATE products SET name = 'New' WHERE shop = ? AND id = 'honey'", (SHOP,))
-    clock.now += 9.9
+    clock.now += ttl - 0.1
     assert name_of(cached, "honey") == "Old"
     clock.now += 0.2
     assert name_of(cached, "honey") == "New"
+    cached.close()
 
 
 def test_this_processs_own_writes_drop_entries_at_once(cached, clock):

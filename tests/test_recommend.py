@@ -11,12 +11,12 @@ import time
 
 import pytest
 from cartback import recommend, store
-from cartback.db import connect_sync, transaction
+from cartback.connection import connect_sync, transaction
 from cartback.ingest import apply_events
 from cartback.shops import create_shop, merged_settings
 from cartback.validation import Event
 
-from tests.conftest import UNIT_SHOP
+from tests.conftest import UNIT_SHOP, new_database, sqlite_only
 
 SHOP = UNIT_SHOP
 T0 = 1_700_000_000.0
@@ -237,7 +237,7 @@ def test_products_entering_the_cart_by_snapshot_are_learned(tmp_path):
     from cartback.ingest import apply_events
     from cartback.validation import Event
 
-    c = connect_sync(str(tmp_path / "snap.db"))
+    c = connect_sync(new_database(tmp_path, "snap.db"))
     transaction(c, create_shop, SHOP, ["http://shop.test"])
     for vid in ("v1", "v2"):
         carts = [Event(type="cart", items=[("a", 1, None, None)]),
@@ -257,6 +257,7 @@ def _views_of(vid_products: list[str]) -> list[Event]:
     return [Event(type="view", product_id=pid, ts=T0 + n * 0.001) for n, pid in enumerate(vid_products)]
 
 
+@sqlite_only  # direct mode; on PostgreSQL every server is in shared mode (test_recommend_learner.py)
 def test_the_server_serves_what_it_learned_at_once_and_keeps_it_across_a_restart(tmp_path):
     from cartback.db import Database
 
@@ -293,6 +294,7 @@ def test_the_server_serves_what_it_learned_at_once_and_keeps_it_across_a_restart
     assert asyncio.run(serve_only()) == ["x"]
 
 
+@sqlite_only  # direct mode's checkpoint, as above
 def test_a_quiet_writer_checkpoints_on_its_own(tmp_path):
     from cartback.db import Database
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
-from cartback.db import Database, connect_sync, transaction
+from cartback.connection import connect_sync, transaction
+from cartback.db import Database
 from cartback.ingest import memo
 from cartback.renders import RenderLog, record_blocks
+
+from tests.conftest import new_database
 
 
 def row(n: int, ts: float = 1000.0, vid: str = "v1") -> tuple:
@@ -28,9 +31,10 @@ class CountingDb:
 
 def run(tmp_path, scenario) -> sqlite3.Connection:
     memo.clear()
+    path = new_database(tmp_path, "r.db")
 
     async def main() -> None:
-        db = Database(str(tmp_path / "r.db"))
+        db = Database(path)
         await db.start()
         try:
             await scenario(CountingDb(db))
@@ -38,7 +42,7 @@ def run(tmp_path, scenario) -> sqlite3.Connection:
             await db.close()
 
     asyncio.run(main())
-    return sqlite3.connect(tmp_path / "r.db")
+    return connect_sync(path)
 
 
 def stored(conn: sqlite3.Connection) -> list[str]:
@@ -80,7 +84,7 @@ def test_a_full_batch_goes_at_once_and_flush_waits_for_the_commit(tmp_path):
 
 def test_a_recorded_block_keeps_the_visitors_first_eligible_moment_and_moves_last_seen(tmp_path):
     memo.clear()
-    conn = connect_sync(str(tmp_path / "v.db"))
+    conn = connect_sync(new_database(tmp_path, "v.db"))
     transaction(conn, record_blocks, [row(1, 2000.0), row(2, 1500.0)])
     assert conn.execute("SELECT first_seen, last_seen, first_eligible_at FROM visitors").fetchone() == (
         2000.0, 2000.0, 1500.0)
@@ -89,4 +93,36 @@ def test_a_recorded_block_keeps_the_visitors_first_eligible_moment_and_moves_las
     assert conn.execute("SELECT vid, last_seen, first_eligible_at FROM visitors ORDER BY vid").fetchall() == [
         ("v1", 3000.0, 1500.0), ("v2", 1200.0, 1200.0)]
     assert conn.execute("SELECT count(*) FROM blocks").fetchone() == (4,)
+    memo.clear()
+
+
+def test_a_block_recorded_after_its_visitor_was_erased_elsewhere_joins_the_erased_rows(tmp_path):
+    import json
+
+    from cartback.privacy import erase_visitor
+    from cartback.renders import TOMBSTONE_SECONDS, forget_erasures
+
+    memo.clear()
+    conn = connect_sync(new_database(tmp_path, "e.db"))
+    served = ("late", "s1", "v1", 1000.0, "tr", 0, json.dumps([{"key": "viewed", "ids": ["a", "b"]}]))
+    transaction(conn, record_blocks, [row(1, 900.0)])
+    # Another process erases the visitor while this one still holds a block served before it.
+    result = transaction(conn, erase_visitor, "s1", "v1")
+    assert result["anonymized"]["blocks"] == 1
+    memo.clear()
+    transaction(conn, record_blocks, [served, row(2, 9e9)])  # and one served after: a fresh visitor
+    rows = conn.execute("SELECT id, vid, sections FROM blocks ORDER BY id").fetchall()
+    alias = rows[0][1]
+    assert alias.startswith("erased-")
+    assert rows == [("b1", alias, "[]"), ("b2", "v1", "[]"), ("late", alias, '[{"key":"viewed","ids":[]}]')]
+    assert conn.execute("SELECT vid, first_eligible_at FROM visitors ORDER BY vid").fetchall() == [
+        (alias, 900.0), ("v1", 9e9)]
+    # The tombstone names nobody, and goes once nothing can be waiting any more.
+    tombstones = conn.execute("SELECT key, value FROM meta WHERE key LIKE 'erased:%'").fetchall()
+    assert len(tombstones) == 1 and "v1" not in tombstones[0][0].split(":", 2)[2]
+    erased_at = json.loads(tombstones[0][1])[0]
+    transaction(conn, forget_erasures, "s1", erased_at + TOMBSTONE_SECONDS - 1)
+    assert conn.execute("SELECT count(*) FROM meta WHERE key LIKE 'erased:%'").fetchone() == (1,)
+    transaction(conn, forget_erasures, "s1", erased_at + TOMBSTONE_SECONDS + 1)
+    assert conn.execute("SELECT count(*) FROM meta WHERE key LIKE 'erased:%'").fetchone() == (0,)
     memo.clear()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
 import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from tests.conftest import query
 from tests.test_endpoints_events import ORIGIN
 
 DAY = 86400.0
@@ -325,10 +325,10 @@ def test_only_the_merchant_places_renders_in_time(api, make_shop, seed_catalog, 
     r = api.get("/v1/empty-cart", params={"shop": shop.id, "vid": token, "ts": "soon"}, headers=cb.auth)
     assert r.status_code == 400 and r.json()["error"]["field"] == "ts"
     assert cb.render(token, past)[0] == 200
-    conn = sqlite3.connect(cartback_server.db_path)
     deadline = time.monotonic() + 5
     while True:
-        times = sorted(row[0] for row in conn.execute("SELECT ts FROM blocks WHERE shop = ?", (shop.id,)))
+        times = sorted(row[0] for row in query(cartback_server.db_path, "SELECT ts FROM blocks WHERE shop = ?",
+                                               (shop.id,)))
         if len(times) == 2 or time.monotonic() > deadline:
             break
         time.sleep(0.05)

@@ -3,10 +3,10 @@ and the two groups measured the same way through the real API."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
+from cartback.connection import connect_sync
 from cartback.report.holdout import (
     NOT_ENOUGH_TEXT,
     NOT_YET_TEXT,
@@ -120,7 +120,7 @@ def test_holdout_groups_are_measured_the_same_way(api, make_shop, seed_catalog, 
         return found
 
     treatment, control = assigned(False, 4), assigned(True, 5)
-    conn = sqlite3.connect(cartback_server.db_path)
+    conn = connect_sync(str(cartback_server.db_path))
 
     # Everyone eligible viewed a product before reaching the empty cart.
     for i, token in enumerate(treatment[:3] + control[:4]):

@@ -3,7 +3,8 @@ be distributed by shop, e.g. with Citus, and no query of the serving paths runs 
 
 The schema: every table but `shops` and `meta` has a `shop` column, and every index leads with it.
 The statements: everything the ingest, the block, the render log, the report, the visitor export
-and erasure, retention and a catalog import ran on a real file, traced, names the shop.
+and erasure, retention, a catalog import and the dashboard's lockout ran on a real file, traced,
+names the shop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import re
 import time
 
 from cartback.catalog import import_stream
-from cartback.db import transaction
+from cartback.connection import transaction
+from cartback.dashboard import lockout
 from cartback.ingest import apply_events, empty_cart
 from cartback.privacy import erase_visitor, export_visitor, run_retention
 from cartback.renders import record_blocks
@@ -23,26 +25,39 @@ from cartback.shops import get_shop, update_settings
 from cartback.store import compute_block
 from cartback.validation import parse_batch
 
-from tests.conftest import UNIT_SHOP
+from tests.conftest import POSTGRES, UNIT_SHOP, sqlite_only, table_names
 
 SHOP_TABLES = ("events", "blocks", "visitor_items", "visitors", "products", "rec_neighbours", "rec_products",
-               "daily_counts")
+               "daily_counts", "rec_log", "sign_in_failures")
 ORIGIN = "http://shop.test"
 
 
-def test_every_table_but_the_shop_list_is_keyed_by_shop_and_every_index_leads_with_it(conn):
-    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                         "AND name NOT LIKE 'sqlite_%'")]
-    assert sorted(tables) == sorted((*SHOP_TABLES, "shops", "meta"))
-    for table in SHOP_TABLES:
+def _columns_and_index_leads(conn, table: str) -> tuple[list[str], dict[str, str]]:
+    """The table's columns, and the first column of each index but a single-column primary key's
+    (blocks.id: SQLite's automatic index, PostgreSQL's <table>_pkey)."""
+    if not POSTGRES:
         columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        indexes = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                                              "AND name NOT LIKE 'sqlite_autoindex%'", (table,))]
+        return columns, {index: conn.execute(f"PRAGMA index_info({index})").fetchone()[2] for index in indexes}
+    columns = [r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_schema = current_schema() AND table_name = ?", (table,))]
+    leads = conn.execute(
+        "SELECT i.relname, a.attname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0] "
+        "WHERE t.relname = ? AND t.relnamespace = CAST(current_schema() AS regnamespace) "
+        "AND NOT (x.indisprimary AND x.indnatts = 1)", (table,)).fetchall()
+    return columns, dict(leads)
+
+
+def test_every_table_but_the_shop_list_is_keyed_by_shop_and_every_index_leads_with_it(conn):
+    # cartback_schema: the schema's version on PostgreSQL (SQLite's PRAGMA user_version).
+    assert [t for t in table_names(conn) if t != "cartback_schema"] == sorted((*SHOP_TABLES, "shops", "meta"))
+    for table in SHOP_TABLES:
+        columns, leads = _columns_and_index_leads(conn, table)
         assert "shop" in columns, table
-        for (index,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
-                                     (table,)):
-            first = conn.execute(f"PRAGMA index_info({index})").fetchone()
-            # SQLite's automatic index of a single-column primary key (blocks.id) has no name of ours.
-            if not index.startswith("sqlite_autoindex"):
-                assert first[2] == "shop", (table, index)
+        for index, first in leads.items():
+            assert first == "shop", (table, index)
 
 
 def _events(n: int) -> list[dict]:
@@ -62,6 +77,7 @@ def _events(n: int) -> list[dict]:
     ]
 
 
+@sqlite_only  # traced with SQLite's trace callback; the SQL is the same on PostgreSQL
 def test_every_statement_on_a_shops_rows_names_the_shop(conn):
     shop = get_shop(conn, UNIT_SHOP)
     assert shop is not None
@@ -89,6 +105,11 @@ def test_every_statement_on_a_shops_rows_names_the_shop(conn):
     transaction(conn, run_retention, now + 100 * 86400)
     import_stream(conn, shop.id, io.BytesIO(b"id,name,price\np0,Bal,10\nnew,Yeni,5\n"), default_currency="TRY",
                   full=True)
+    for device in (None, "d1"):  # a wrong key on the dashboard, then a sign-in
+        attempt = lockout.Attempt.of("secret", shop.id, "192.0.2.1", device)
+        lockout.locked_for(conn, attempt, now)
+        transaction(conn, lockout.fail, attempt, now)
+        transaction(conn, lockout.succeed, attempt)
     conn.set_trace_callback(None)
 
     # Values left out (the trace shows them bound): a key such as 'cap:products:s1' names no table.

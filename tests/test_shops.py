@@ -197,14 +197,14 @@ def test_the_registry_asks_the_file_once_per_shop_until_told_or_expired(conn):
     asyncio.run(scenario())
 
 
-def test_a_change_by_another_process_reaches_the_registry_within_its_version_check(conn, tmp_path):
-    from cartback.db import connect_sync, transaction
+def test_a_change_by_another_process_reaches_the_registry_within_its_version_check(conn, unit_db):
+    from cartback.connection import connect_sync, transaction
     from cartback.shops import VERSION_CHECK_EVERY
 
     clock = FakeClock(100.0)
     db = CountingDb(conn)
     shops = ShopRegistry(db, ttl=30, clock=clock)
-    other = connect_sync(conn.execute("PRAGMA database_list").fetchone()[2])  # the CLI, say
+    other = connect_sync(unit_db)  # the CLI, say
 
     async def scenario() -> None:
         before = await shops.require(UNIT_SHOP)

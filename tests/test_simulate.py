@@ -4,13 +4,12 @@ running server. The plan alone (no server) is tests/test_simulate_planner.py."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 
 import pytest
 from cartback import simulate
 
-from tests.conftest import add_shop, put_products
+from tests.conftest import add_shop, put_products, query
 
 ORIGIN = "http://sim-shop.test"
 
@@ -77,14 +76,12 @@ def test_a_simulated_quarter_fits_the_default_period(cartback_server, api):
     summary = simulate.run(cartback_server.url, shop.id, shop.api_key, days=90, visitors=150, seed=3)
     assert summary.blocks > 0
     report = api.get(f"/v1/shops/{shop.id}/report", headers={"authorization": f"Bearer {shop.api_key}"}).json()
-    stored = sqlite3.connect(cartback_server.db_path).execute(
-        "SELECT count(*) FROM blocks WHERE shop = ? AND holdout = 0", (shop.id,)).fetchone()[0]
+    db = cartback_server.db_path
+    stored = query(db, "SELECT count(*) FROM blocks WHERE shop = ? AND holdout = 0", (shop.id,))[0][0]
     assert report["block"]["rendered"] == stored == summary.blocks
     # Nobody told the server the carts were cleared: the blocks found out by themselves.
-    conn = sqlite3.connect(cartback_server.db_path)
-    emptied = conn.execute("SELECT count(*) FROM events WHERE shop = ? AND type = 'cart'", (shop.id,)).fetchone()[0]
-    told = conn.execute("SELECT count(*) FROM events e WHERE shop = ? AND type = 'cart' AND NOT EXISTS ("
-                        "SELECT 1 FROM blocks b WHERE b.shop = e.shop AND b.vid = e.vid AND b.ts = e.ts)",
-                        (shop.id,)).fetchone()[0]
+    emptied = query(db, "SELECT count(*) FROM events WHERE shop = ? AND type = 'cart'", (shop.id,))[0][0]
+    told = query(db, "SELECT count(*) FROM events e WHERE shop = ? AND type = 'cart' AND NOT EXISTS ("
+                 "SELECT 1 FROM blocks b WHERE b.shop = e.shop AND b.vid = e.vid AND b.ts = e.ts)", (shop.id,))[0][0]
     assert emptied > 0 and told == 0, "every emptied cart was learnt by a block request, none was sent"
     assert report["sections"]["cart"]["rendered"] > 0

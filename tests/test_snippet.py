@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +14,7 @@ from cartback.app import create_app
 from cartback.config import Settings
 from cartback.snippet import Snippet
 
-from tests.conftest import REPO, add_shop
+from tests.conftest import REPO, add_shop, new_database
 
 CORE_BUDGET = 2500
 ADAPTER_BUDGET = 1200
@@ -91,7 +90,7 @@ def adapter_server(tmp_path):
     dist.mkdir()
     shutil.copy(DIST / "cartback.js", dist / "cartback.js")
     (dist / "shopify.js").write_bytes(ADAPTER)
-    settings = Settings(db_path=str(tmp_path / "a.db"), snippet_path=dist / "cartback.js")
+    settings = Settings(db_path=new_database(tmp_path, "a.db"), snippet_path=dist / "cartback.js")
 
     def run(calls, root_path: str = "") -> None:
         async def main() -> None:
@@ -111,7 +110,7 @@ def adapter_server(tmp_path):
 
 
 def shop_with(settings: Settings, **values) -> str:
-    return add_shop(Path(settings.db_path), ["https://shop.example"], settings=values).id
+    return add_shop(settings.db_path, ["https://shop.example"], settings=values).id
 
 
 def test_config_names_the_platform_adapter_and_it_is_served_for_good(adapter_server):

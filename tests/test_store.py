@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cartback import store
-from cartback.db import transaction
+from cartback.connection import transaction
 from cartback.ingest import apply_events
 from cartback.validation import Event
 

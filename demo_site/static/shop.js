@@ -170,27 +170,12 @@
     }
   }
 
-  // --- demo toolbar -------------------------------------------------------------------------------
-  // "Reset demo" is a form to the shop's server (cart, clock); what lives in this browser goes here:
-  // the wishlist and Cartback's visitor token (cartback:<shop>).
-  function clearBrowserState() {
-    try {
-      localStorage.removeItem(KEYS.favs);
-      for (var i = localStorage.length - 1; i >= 0; i--) {
-        var k = localStorage.key(i);
-        if (k && k.indexOf('cartback') === 0) localStorage.removeItem(k);
-      }
-    } catch (e) { /* ignore */ }
-  }
-
   // --- events -------------------------------------------------------------------------------------
   document.addEventListener('submit', function (e) {
     var form = e.target;
     if (form.matches('form[data-type="add-to-cart-form"]')) {
       e.preventDefault();
       submitProductForm(form);
-    } else if (form.hasAttribute('data-demo-reset')) {
-      clearBrowserState();
     }
   });
   document.addEventListener('click', function (e) {

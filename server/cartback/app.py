@@ -1,9 +1,11 @@
-"""The Starlette application: routes, error answers, and the lifespan that starts `services.Services`."""
+"""The Starlette application: routes, error answers, and the lifespan that starts `services.Services`;
+`app_from_env`, the same app in each `serve --workers` worker."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -15,7 +17,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import dashboard
-from .config import Settings
+from .config import WORKER_SETTINGS_ENV, Settings
 from .endpoints import assets, catalog, empty_cart, events, health, shops
 from .endpoints import report as report_endpoints
 from .endpoints import visitors as visitor_endpoints
@@ -128,3 +130,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                ("GET", "/v1/empty-cart"): empty_cart.empty_cart},
     )
     return app
+
+
+def app_from_env() -> Starlette:
+    """The app of one `serve --workers N` worker: uvicorn's factory, called in each worker process
+    with the Settings the parent put in the environment (server.run; `shared` is set there)."""
+    from .server import follow_parent
+
+    follow_parent()
+    return create_app(Settings.from_json(os.environ[WORKER_SETTINGS_ENV]))

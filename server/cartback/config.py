@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,9 @@ def asset_dir(name: str) -> Path:
     packaged = _PACKAGED / name
     return packaged if packaged.is_dir() else REPO_ROOT / name
 
+
+# `serve --workers N`: the parent hands its Settings to every worker in this variable, as JSON.
+WORKER_SETTINGS_ENV = "CARTBACK_WORKER_SETTINGS"
 
 SNIPPET_PATH = asset_dir("snippet") / "dist" / "cartback.js"
 STATIC_DIR = asset_dir("static")
@@ -56,4 +61,20 @@ class Settings:
     # Count events from self-declared bots and headless browsers (the project's own browser tests).
     count_bots: bool = False
     readers: int = 2
+    # Other serving processes write this database too (`serve --workers N`, N > 1): the caches keep
+    # what they hold at most a second, the block reads a fresh snapshot every time, and the process
+    # takes no serve lock (the parent holds it). db.Database.shared.
+    shared: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({f.name: str(v) if isinstance(v := getattr(self, f.name), Path) else v
+                           for f in dataclasses.fields(self)})
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        data = json.loads(text)
+        for f in dataclasses.fields(cls):
+            if f.type == "Path" and f.name in data:
+                data[f.name] = Path(data[f.name])
+        return cls(**data)

@@ -44,9 +44,10 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'page', ?10)
 ON CONFLICT (shop, id) DO UPDATE SET
     name = excluded.name, price = excluded.price, currency = excluded.currency, url = excluded.url,
     image = excluded.image, category = excluded.category,
-    restocked_at = CASE WHEN excluded.in_stock AND NOT in_stock THEN excluded.updated_at ELSE restocked_at END,
+    restocked_at = CASE WHEN excluded.in_stock = 1 AND products.in_stock = 0 THEN excluded.updated_at
+                        ELSE products.restocked_at END,
     in_stock = excluded.in_stock, source = 'page', updated_at = excluded.updated_at
-WHERE source != 'catalog'
+WHERE products.source != 'catalog'
 """
 
 

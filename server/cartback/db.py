@@ -31,10 +31,19 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from .connection import (
+    Connection,
+    begin_read,
+    connect_sync,
+    reader_connection,
+    rollback_hooks,
+    storage_problem,
+)
 from .errors import ApiError
-from .migrations import migrate
+from .pg import is_postgres
 from .products import ProductCache
 from .recommend import Model
+from .recommend.learner import Learner, SharedModel, drain
 from .serve_lock import ServeLock
 
 T = TypeVar("T")
@@ -60,11 +69,6 @@ POPULARITY_INTERVAL = 1.0
 # The writer's and the block reader's page cache (SQLite's default is 2 MB): the pages every
 # event and block touch (the events indexes, visitor rows) stay in memory as the file grows.
 CACHE_KIB = 65536
-# WAL pages before an automatic checkpoint copies them into the file (SQLite's default is 1,000):
-# a page written by many commits is copied once per checkpoint, so fewer checkpoints copy less.
-# Measured on the events benchmark's writes: 1,000 → 10,000 pages saves ~15% of the writer's time;
-# the log can reach ~40 MB between checkpoints.
-WAL_AUTOCHECKPOINT = 10_000
 # How long the event loop's reader may keep one snapshot while this process commits nothing. Its
 # reads see this process's commits at once (`read_inline`); another process's (a CLI import)
 # within this many seconds. Each new snapshot costs three system calls (a lock on the WAL index,
@@ -72,84 +76,16 @@ WAL_AUTOCHECKPOINT = 10_000
 SNAPSHOT_MAX_AGE = 0.25
 
 
-def _pragmas(conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("PRAGMA temp_store=MEMORY")
-    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
-
-
-_rollback_hooks: list[Callable[[], None]] = []
-
-
-def on_rollback(hook: Callable[[], None]) -> None:
-    """Call `hook` whenever a writer transaction is rolled back whole (memos of what was written)."""
-    _rollback_hooks.append(hook)
-
-
-class Connection(sqlite3.Connection):
-    """A sqlite3 connection that carries the process's memory of the database: the recommender
-    model its writes learn into and the product cache its writes invalidate."""
-
-    model: Model | None = None
-    products: ProductCache | None = None
-
-
-def connect_sync(path: str, synchronous: str = "NORMAL", model: Model | None = None,
-                 products: ProductCache | None = None) -> Connection:
-    """A migrated connection in autocommit mode (transactions are explicit), for the CLI and the writer.
-
-    Without `model` the connection gets a model of its own, flushed by `transaction()`; without
-    `products`, no product cache (every read goes to the file)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=Connection)
-    _pragmas(conn, synchronous)
-    migrate(conn)
-    conn.model = model or Model()
-    conn.products = products or ProductCache(ttl=0)
-    return conn
-
-
-def transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
-    """Run fn(conn, *args) in one immediate transaction (CLI use; the server goes through Database.write).
-
-    What the recommender learned is written in the same transaction, so a CLI run leaves nothing
-    in memory only."""
-    model = getattr(conn, "model", None)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn, *args)
-        if model is not None and model.dirty:
-            model.flush(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        for hook in _rollback_hooks:
-            hook()
-        if model is not None:
-            model.rolled_back()
-        raise
-    if model is not None:
-        model.committed()
-    return result
-
-
-# SQLite's primary result codes that mean the file cannot take writes: READONLY, IOERR, FULL, CANTOPEN.
-_STORAGE_CODES = {8, 10, 13, 14}
-
-
-def storage_problem(exc: BaseException) -> str | None:
-    """What is wrong with the storage when `exc` says it cannot be written, else None."""
-    if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _STORAGE_CODES:
-        return str(exc)
-    return None
-
-
 class Database:
     def __init__(self, path: str, readers: int = 2, synchronous: str = "NORMAL",
-                 flush_interval: float = FLUSH_INTERVAL, max_pages: int | None = None) -> None:
+                 flush_interval: float = FLUSH_INTERVAL, max_pages: int | None = None, shared: bool = False) -> None:
         self.path = path
+        # PostgreSQL: no file, no WAL, no reads on the event loop (each would wait on the network).
+        self.postgres = is_postgres(path)
+        # Other serving processes write this database too (serve --workers N; PostgreSQL, always):
+        # every inline read takes a fresh snapshot, cached products live a second, what is learned
+        # goes through one learner, and the serve lock is held shared (serve_lock.py).
+        self.shared = shared or self.postgres
         # A cap on the file's size (PRAGMA max_page_count on the writer), for a disk shared with others.
         self.max_pages = max_pages
         # The last write the storage refused (monotonic time, SQLite's words): /healthz reports it.
@@ -175,32 +111,43 @@ class Database:
         self._snapshot_timer: asyncio.TimerHandle | None = None
         self._flushed_at = time.monotonic()
         self._popularity_at = self._flushed_at
-        self.model = Model()
-        self.products = ProductCache()
-        self._lock = ServeLock(path)
+        self.model: Model = SharedModel() if self.shared else Model()
+        # Shared: the process holding the learner's lock applies every process's learning (recommend/learner.py).
+        self._learner = Learner(self.model, path) if isinstance(self.model, SharedModel) else None
+        self.products = ProductCache(shared=self.shared)
+        self._lock = None if self.postgres else ServeLock(path, shared=self.shared)
 
     connect_sync = staticmethod(connect_sync)
 
     async def start(self) -> None:
-        self._lock.acquire()  # serve_lock.AlreadyServed when another process serves this file
+        if self._lock is not None:
+            self._lock.acquire()  # serve_lock.AlreadyServed when another process serves this file
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._writer, name="cartback-writer", daemon=True)
         self._thread.start()
         await asyncio.get_running_loop().run_in_executor(None, self._ready.wait)
         if self._start_error is not None:
-            self._lock.release()
+            if self._lock is not None:
+                self._lock.release()
             raise self._start_error
+        self._read_pool = ThreadPoolExecutor(self._n_readers, "cartback-read", initializer=self._open_reader)
+        if self.postgres:
+            return
         for _ in range(self._n_readers):
             conn = await aiosqlite.connect(self.path, isolation_level=None)
             await conn.execute("PRAGMA query_only=1")
             await conn.execute("PRAGMA busy_timeout=5000")
             self._readers.append(conn)
-        self._read_pool = ThreadPoolExecutor(self._n_readers, "cartback-read", initializer=self._open_reader)
         # WAL readers do not wait for the writer; the short timeout bounds the rare wait (a
         # checkpoint restarting the log) that would otherwise hold the event loop.
         self._inline = self._reader_connection(busy_ms=200)
 
     def _reader_connection(self, busy_ms: int = 5000) -> Connection:
+        if self.postgres:
+            conn = reader_connection(self.path)
+            conn.model = self.model
+            conn.products = self.products
+            return conn
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, factory=Connection)
         conn.execute("PRAGMA query_only=1")
         conn.execute(f"PRAGMA busy_timeout={busy_ms}")
@@ -236,7 +183,8 @@ class Database:
             self._end_snapshot()
             self._inline.close()
             self._inline = None
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -252,7 +200,7 @@ class Database:
         self._queue.put((future, fn, args))
         try:
             return await future
-        except sqlite3.Error as exc:
+        except Exception as exc:
             problem = storage_problem(exc)
             if problem is None:
                 raise
@@ -269,9 +217,12 @@ class Database:
     def _writer(self) -> None:
         try:
             conn = connect_sync(self.path, self.synchronous, model=self.model, products=self.products)
-            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # the server's writer only; CLI runs stay small
-            if self.max_pages:
+            if not self.postgres:  # the server's writer only; CLI runs stay small
+                conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            if self.max_pages and not self.postgres:
                 conn.execute(f"PRAGMA max_page_count={int(self.max_pages)}")
+            if self._learner is None:
+                drain(conn)  # served alone again: what shared-mode servers logged and nobody applied
         except BaseException as exc:  # noqa: BLE001 - surfaced by start()
             self._start_error = exc
             self._ready.set()
@@ -280,7 +231,7 @@ class Database:
         try:
             while True:
                 try:
-                    item = self._queue.get(timeout=self.flush_interval if self.model.dirty else None)
+                    item = self._queue.get(timeout=self._wake_in())
                 except queue.Empty:  # quiet for a while: checkpoint what was learned
                     self._run_batch(conn, [], flush=True)
                     continue
@@ -302,11 +253,25 @@ class Database:
                 if stop:
                     return
         finally:
+            if self._learner is not None:
+                self._learner.close()
             conn.close()
 
+    def _wake_in(self) -> float | None:
+        """How long the writer may wait for work: until the model's checkpoint, the learner's cycle."""
+        wait = self.flush_interval if self.model.dirty else None
+        if self._learner is not None:
+            due = self._learner.due_in()
+            wait = due if wait is None else min(wait, due)
+        return wait
+
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Job], flush: bool = False) -> None:
-        if not batch and not self.model.dirty:
-            return
+        if batch or self.model.dirty:
+            self._commit_batch(conn, batch, flush)
+        if self._learner is not None:
+            self._learner.cycle(conn)  # when due: its own transaction, after the batch's callers heard
+
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[Job], flush: bool) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
             outcomes = self._run_items(conn, batch)
@@ -330,48 +295,56 @@ class Database:
         savepoint SQLite copies every page a call changes into a sub-journal first, a cost every
         tracking write would pay for a failure that almost never comes. When one
         raises, the transaction is rolled back and the batch runs again with a savepoint per call.
-        The calls before the failing one already taught the recommender, so they run again
-        without learning."""
+        What a call teaches the recommender's memory is applied when it returns, dropped when it
+        raises; the calls before the failing one already taught, so they run again without
+        learning."""
         outcomes: list[Outcome] = []
         failed = -1
+        model = self.model
         for index, (future, fn, args) in enumerate(batch):
+            model.lessons = []
             try:
                 outcomes.append((future, fn(conn, *args), None))
             except BaseException as exc:
+                model.lessons = None
                 if storage_problem(exc) or not conn.in_transaction:
                     raise  # the storage refused (SQLite may have rolled back already): none of the batch is kept
                 failed = index
                 break
+            model.keep_lessons()
         if failed < 0:
             return outcomes
         self._roll_back(conn)
         conn.execute("BEGIN IMMEDIATE")
         outcomes = []
-        model = self.model
         try:
             for index, (future, fn, args) in enumerate(batch):
-                model.learning = index > failed
+                model.learning = index >= failed  # the failed call's lessons were dropped: it may learn now
+                model.lessons = []
                 conn.execute("SAVEPOINT item")
                 try:
                     result = fn(conn, *args)
                 except BaseException as exc:
+                    model.lessons = None
                     if storage_problem(exc) or not conn.in_transaction:
                         raise
                     conn.execute("ROLLBACK TO item")
                     conn.execute("RELEASE item")
                     outcomes.append((future, None, exc))
                 else:
+                    model.keep_lessons()
                     conn.execute("RELEASE item")
                     outcomes.append((future, result, None))
         finally:
             model.learning = True
+            model.lessons = None
         return outcomes
 
     def _roll_back(self, conn: sqlite3.Connection) -> None:
         """Undo the open transaction, and what this process remembers of its writes."""
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        for hook in _rollback_hooks:
+        for hook in rollback_hooks:
             hook()
         self.model.rolled_back()
 
@@ -400,16 +373,40 @@ class Database:
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(conn, *args) in a reader thread, inside one read transaction (one snapshot)."""
+        return await self._in_reader(self._run_read, fn, args)
+
+    async def _in_reader(self, run: Callable[[Callable[..., T], tuple[Any, ...]], T], fn: Callable[..., T],
+                         args: tuple[Any, ...]) -> T:
         assert self._loop is not None and self._read_pool is not None, "Database.start() was not awaited"
-        return await self._loop.run_in_executor(self._read_pool, self._run_read, fn, args)
+        try:
+            return await self._loop.run_in_executor(self._read_pool, run, fn, args)
+        except Exception as exc:
+            problem = storage_problem(exc)
+            if problem is None:
+                raise
+            raise ApiError(503, "storage_unavailable", f"database: cannot read ({problem})", "database") from None
+
+    async def read_block(self, fn: Callable[..., T], *args: Any) -> T:
+        """The block's read: on the event loop for SQLite (`read_inline`), in a reader thread for
+        PostgreSQL, whose every query waits on the network. There each of its one or two queries
+        runs on its own (autocommit): a transaction around them would cost two more round trips,
+        and each query alone already sees every commit acknowledged before it."""
+        if self.postgres:
+            return await self._in_reader(self._run_alone, fn, args)
+        return self.read_inline(fn, *args)
 
     def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         conn = self._local.conn
-        conn.execute("BEGIN")
+        begin_read(conn)
         try:
             return fn(conn, *args)
         finally:
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _run_alone(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        result: T = fn(self._local.conn, *args)
+        return result
 
     def read_inline(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(conn, *args) on the calling (event-loop) thread, in a snapshot at least as new as
@@ -420,11 +417,12 @@ class Database:
         more than such a read. The read transaction stays open between calls
         until this process's writer commits or SNAPSHOT_MAX_AGE passes: a visitor's acknowledged
         event is always in the next block, and a quiet server does not pay for a new snapshot per
-        block. Only the loop thread calls this, so nothing else uses the connection meanwhile."""
+        block. When `shared`, another process may have acknowledged it: every call renews.
+        Only the loop thread calls this, so nothing else uses the connection meanwhile."""
         conn = self._inline
         assert conn is not None, "Database.start() was not awaited"
         now = time.monotonic()
-        if self._snapshot_commits != self._commits or now >= self._snapshot_until:
+        if self.shared or self._snapshot_commits != self._commits or now >= self._snapshot_until:
             if conn.in_transaction:
                 conn.execute("COMMIT")
             # Read before BEGIN: a commit between the two only makes the next call renew again.
@@ -459,11 +457,17 @@ class Database:
         return self._readers[next(self._next_reader)]
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self.postgres:
+            return await self.read(_fetchall, sql, params)
         return [tuple(row) for row in await self._reader().execute_fetchall(sql, params)]
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        rows = await self._reader().execute_fetchall(sql, params)
-        return next((tuple(row) for row in rows), None)
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+
+def _fetchall(conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in conn.execute(sql, params).fetchall()]
 
 
 def _resolve(outcomes: list[Outcome]) -> None:

@@ -13,13 +13,17 @@ and its index entries as well.
 
 Two writes are skipped when they would change nothing: a browser's product details identical to
 what this process last wrote for that product, and the visitor's `last_seen` when this process
-moved it less than LAST_SEEN_STEP seconds ago (retention counts in days).
+moved it less than LAST_SEEN_STEP seconds ago (retention counts in days). When other serving
+processes write the database too (`serve --workers N`), what this process remembers of the file
+is kept SHARED_TTL at most (`memo.configure`): their writes (an erasure, a report of the same
+product) go unseen here.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +32,7 @@ import orjson
 
 from . import caps, recommend
 from .cache import BoundedCache
-from .db import on_rollback
+from .connection import on_rollback
 from .products import products_of
 from .validation import Event, Product
 
@@ -38,16 +42,17 @@ _UPSERT_BROWSER_PRODUCT = """
 INSERT INTO products (shop, id, name, price, currency, url, image, category, in_stock, source, updated_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 1), 'browser', ?10)
 ON CONFLICT (shop, id) DO UPDATE SET
-    name = coalesce(excluded.name, name),
-    price = coalesce(excluded.price, price),
-    currency = coalesce(excluded.currency, currency),
-    url = coalesce(excluded.url, url),
-    image = coalesce(excluded.image, image),
-    category = coalesce(excluded.category, category),
-    in_stock = CASE WHEN ?11 IS NULL THEN in_stock ELSE excluded.in_stock END,
-    restocked_at = CASE WHEN ?11 AND NOT in_stock THEN excluded.updated_at ELSE restocked_at END,
+    name = coalesce(excluded.name, products.name),
+    price = coalesce(excluded.price, products.price),
+    currency = coalesce(excluded.currency, products.currency),
+    url = coalesce(excluded.url, products.url),
+    image = coalesce(excluded.image, products.image),
+    category = coalesce(excluded.category, products.category),
+    in_stock = CASE WHEN CAST(?11 AS INTEGER) IS NULL THEN products.in_stock ELSE excluded.in_stock END,
+    restocked_at = CASE WHEN ?11 = 1 AND products.in_stock = 0 THEN excluded.updated_at
+                        ELSE products.restocked_at END,
     updated_at = excluded.updated_at
-WHERE source = 'browser'
+WHERE products.source = 'browser'
 """
 
 _LOG = """
@@ -57,7 +62,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 _TOUCH_ITEM = """
 INSERT INTO visitor_items (shop, vid, product_id, last_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (shop, vid, product_id) DO UPDATE SET last_at = max(last_at, excluded.last_at)
+ON CONFLICT (shop, vid, product_id) DO UPDATE SET last_at = max(visitor_items.last_at, excluded.last_at)
 RETURNING last_at
 """
 
@@ -66,8 +71,9 @@ _VIEW_ITEM = """
 INSERT INTO visitor_items (shop, vid, product_id, viewed_at, views, last_at, details)
 VALUES (?1, ?2, ?3, ?4, 1, ?4, ?5)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
-    viewed_at = excluded.viewed_at, views = views + 1, last_at = max(last_at, excluded.last_at),
-    details = coalesce(excluded.details, details)
+    viewed_at = excluded.viewed_at, views = visitor_items.views + 1,
+    last_at = max(visitor_items.last_at, excluded.last_at),
+    details = coalesce(excluded.details, visitor_items.details)
 RETURNING last_at, views
 """
 # The right-hand sides read the row as it was: a product already in the cart adds to its quantity,
@@ -81,18 +87,21 @@ VALUES (?1, ?2, ?3, ?4, 1, ?5, ?4, ?6, coalesce(
     (SELECT price FROM products WHERE shop = ?1 AND id = ?3 AND source = 'catalog'), ?7), ?8)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
     carted_at = excluded.carted_at, in_cart = 1,
-    cart_qty = CASE WHEN in_cart THEN coalesce(cart_qty, 0) + excluded.cart_qty ELSE excluded.cart_qty END,
-    cart_variant = coalesce(excluded.cart_variant, cart_variant),
-    cart_price = CASE WHEN in_cart AND cart_price IS NOT NULL THEN cart_price ELSE excluded.cart_price END,
-    last_at = max(last_at, excluded.last_at), details = coalesce(excluded.details, details)
+    cart_qty = CASE WHEN visitor_items.in_cart = 1 THEN coalesce(visitor_items.cart_qty, 0) + excluded.cart_qty
+                    ELSE excluded.cart_qty END,
+    cart_variant = coalesce(excluded.cart_variant, visitor_items.cart_variant),
+    cart_price = CASE WHEN visitor_items.in_cart = 1 AND visitor_items.cart_price IS NOT NULL
+                      THEN visitor_items.cart_price ELSE excluded.cart_price END,
+    last_at = max(visitor_items.last_at, excluded.last_at),
+    details = coalesce(excluded.details, visitor_items.details)
 RETURNING last_at, cart_qty
 """
 # A whole cart's line: one that was already in the cart keeps its moment and price.
 _CART_LINE = """
 UPDATE visitor_items SET in_cart = 1, cart_qty = ?4,
-    carted_at = CASE WHEN ?6 THEN coalesce(carted_at, ?5) ELSE ?5 END,
+    carted_at = CASE WHEN ?6 = 1 THEN coalesce(carted_at, ?5) ELSE ?5 END,
     cart_variant = coalesce(?7, cart_variant),
-    cart_price = CASE WHEN ?6 AND cart_price IS NOT NULL THEN cart_price ELSE coalesce(
+    cart_price = CASE WHEN ?6 = 1 AND cart_price IS NOT NULL THEN cart_price ELSE coalesce(
         (SELECT price FROM products WHERE shop = ?1 AND id = ?3 AND source = 'catalog'), ?8) END
 WHERE shop = ?1 AND vid = ?2 AND product_id = ?3
 """
@@ -101,18 +110,19 @@ WHERE shop = ?1 AND vid = ?2 AND product_id = ?3
 _FAV_ITEM = """
 INSERT INTO visitor_items (shop, vid, product_id, fav_at, last_at, details) VALUES (?1, ?2, ?3, ?4, ?4, ?5)
 ON CONFLICT (shop, vid, product_id) DO UPDATE SET
-    fav_at = coalesce(fav_at, excluded.fav_at), last_at = max(last_at, excluded.last_at),
-    details = coalesce(excluded.details, details)
+    fav_at = coalesce(visitor_items.fav_at, excluded.fav_at), last_at = max(visitor_items.last_at, excluded.last_at),
+    details = coalesce(excluded.details, visitor_items.details)
 RETURNING last_at, fav_at
 """
 
 _TOUCH_VISITOR = """
 INSERT INTO visitors (shop, vid, first_seen, last_seen) VALUES (?, ?, ?, ?)
-ON CONFLICT (shop, vid) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)
+ON CONFLICT (shop, vid) DO UPDATE SET last_seen = max(visitors.last_seen, excluded.last_seen)
 """
 
 LAST_SEEN_STEP = 300.0
 _MEMO_LIMIT = 100_000
+SHARED_TTL = 1.0
 
 
 class _Memo:
@@ -120,11 +130,11 @@ class _Memo:
     the write it would have skipped; cleared whenever a write may not have reached the file
     (rolled back). Used by the writer thread only."""
 
-    def __init__(self) -> None:
-        self.last_seen: BoundedCache[tuple[str, str], float] = BoundedCache(_MEMO_LIMIT)
-        self.products: BoundedCache[tuple[str, str], tuple[Any, ...]] = BoundedCache(_MEMO_LIMIT)
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.last_seen: BoundedCache[tuple[str, str], float] = BoundedCache(_MEMO_LIMIT, clock=clock)
+        self.products: BoundedCache[tuple[str, str], tuple[Any, ...]] = BoundedCache(_MEMO_LIMIT, clock=clock)
         # visitors.first_eligible_at as last written
-        self.eligible: BoundedCache[tuple[str, str], float] = BoundedCache(_MEMO_LIMIT)
+        self.eligible: BoundedCache[tuple[str, str], float] = BoundedCache(_MEMO_LIMIT, clock=clock)
 
     def seen_recently(self, shop: str, vid: str, now: float) -> bool:
         key = (shop, vid)
@@ -150,6 +160,13 @@ class _Memo:
             return True
         self.eligible.put(key, ts)
         return False
+
+    def configure(self, shared: bool) -> None:
+        """Set by the server as it starts (services.Services): entries live SHARED_TTL seconds when
+        other processes write the database too (db.Database.shared), for ever otherwise."""
+        self.clear()
+        for cache in (self.last_seen, self.products, self.eligible):
+            cache.ttl = SHARED_TTL if shared else None
 
     def forget_visitor(self, shop: str, vid: str) -> None:
         self.last_seen.pop((shop, vid))

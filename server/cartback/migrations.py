@@ -1,6 +1,8 @@
 """The versioned schema. Each step runs once, in order, inside one transaction at start-up.
 
-Never edit a step that has shipped: append a new one. `PRAGMA user_version` holds how many ran.
+Never edit a step that has shipped: append a new one. `PRAGMA user_version` holds how many ran
+(on PostgreSQL the table `cartback_schema`, and the steps' types go through `pg.ddl`): one list of
+steps for both databases.
 """
 
 from __future__ import annotations
@@ -178,26 +180,91 @@ STEPS: list[str] = [
     CREATE INDEX products_browser_by_age ON products (shop, updated_at) WHERE source = 'browser';
     CREATE INDEX visitors_by_last_seen ON visitors (shop, last_seen);
     """,
+    # 8: what each event taught the recommender, when several processes serve the database
+    # (server/cartback/recommend/learner.py): written in the event's transaction, applied to
+    # rec_neighbours / rec_products and deleted by the one learner process.
+    """
+    CREATE TABLE rec_log (
+        id INTEGER PRIMARY KEY,
+        shop TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        neighbour_id TEXT,                  -- NULL: the row is product_id's popularity
+        score REAL NOT NULL                 -- the forward pair's score; the learner adds the backward one
+    );
+    """,
+    # 9: failed dashboard sign-ins (server/cartback/dashboard/lockout.py), in the database so that
+    # every server process counts the same ones; a few rows per shop, each gone after 15 minutes.
+    """
+    CREATE TABLE sign_in_failures (
+        shop TEXT NOT NULL,
+        address TEXT NOT NULL,              -- a keyed hash of the client's address
+        device TEXT,                        -- the browser's device cookie id; NULL: none
+        at REAL NOT NULL
+    );
+    CREATE INDEX sign_in_failures_by_shop ON sign_in_failures (shop, at);
+    """,
 ]
+
+
 
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema up to date; returns the version reached."""
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        return _migrate_postgres(conn)
     current = conn.execute("PRAGMA user_version").fetchone()[0]
-    if current > len(STEPS):
-        raise RuntimeError(
-            f"database schema version {current} is newer than this Cartback ({len(STEPS)}); upgrade Cartback"
-        )
-    for version, step in enumerate(STEPS[current:], start=current + 1):
+    _check(current)
+    while current < len(STEPS):
+        # Read again under the write lock: of several processes starting at once on a new file,
+        # each runs a step only if no other has run it meanwhile.
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _split(step):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version}")
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            _check(current)
+            if current < len(STEPS):
+                for statement in _split(STEPS[current]):
+                    conn.execute(statement)
+                current += 1
+                conn.execute(f"PRAGMA user_version = {current}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+    return len(STEPS)
+
+
+def _check(current: int) -> None:
+    if current > len(STEPS):
+        raise RuntimeError(
+            f"database schema version {current} is newer than this Cartback ({len(STEPS)}); upgrade Cartback"
+        )
+
+
+def _migrate_postgres(conn: sqlite3.Connection) -> int:
+    # One transaction for every step (PostgreSQL's DDL is transactional), under a lock: servers
+    # started together wait for the first one's migration instead of running it again.
+    from .locks import advisory_key
+    from .pg import ddl
+
+    conn.execute("BEGIN")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (advisory_key("migrate", conn),))
+        conn.execute("CREATE TABLE IF NOT EXISTS cartback_schema (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM cartback_schema").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO cartback_schema (version) VALUES (0)")
+        current = row[0] if row else 0
+        _check(current)
+        for step in STEPS[current:]:
+            for statement in _split(step):
+                conn.execute(ddl(statement))
+        if current < len(STEPS):
+            conn.execute("UPDATE cartback_schema SET version = ?", (len(STEPS),))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return len(STEPS)
 
 

@@ -15,7 +15,10 @@ Erase (`DELETE /v1/shops/{shop}/visitors/{vid}`), in one transaction:
     listed their browsing history);
   * the visitor row only when they were ever eligible for the holdout (its first eligible moment
     keeps the cohort exact once raw rows age out); otherwise it is deleted.
-  Afterwards no row carries the old id. The visitor's token stays cryptographically valid (tokens
+  Afterwards no row carries the old id, whichever process wrote the rows: a block another server
+  process served before the erasure and records after it (server/cartback/renders.py batches
+  them) is recorded under the new id, by a short-lived tombstone in `meta` (a hash of the old
+  id, gone after renders.TOMBSTONE_SECONDS). The visitor's token stays cryptographically valid (tokens
   are stateless), but it names nobody: it shows no block, and if the browser keeps sending events
   they start a fresh, empty visitor. A purchase event re-sent later with the original order id is no
   longer recognised as a duplicate (the order id was personal data and is gone).
@@ -33,7 +36,12 @@ the CLI or a cron job may call it too):
   attribution window (+1 day), the attribution and holdout figures of the oldest days are computed
   before all their purchases are in, and can come out low;
 - events that arrive later for a day already rolled up (a back end back-filling a year-old day)
-  are not counted.
+  are not counted;
+- one run per shop at a time: every server process runs it, and on PostgreSQL, whose transactions
+  do not wait for each other as SQLite's do, a run that started beside another could roll a day up
+  from rows the other had just deleted and overwrite its figures with zeros. So a run takes the
+  shop's retention lock for its transaction (`pg_try_advisory_xact_lock`) and leaves the shop to
+  whoever holds it.
 """
 
 from __future__ import annotations
@@ -50,7 +58,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .ingest import memo
+from .locks import advisory_key
 from .recommend import model_of
+from .renders import forget_erasures, remember_erasure, slim_sections
 from .report import DAY, Prices, compute_raw, daily_rows, day_of, day_text, order_total, purchase_items, rolled_days
 from .shop_settings import attribution_days
 from .shops import DEFAULT_SETTINGS, Shop, get_shop
@@ -74,8 +84,17 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_PG_TABLES = """
+SELECT table_name FROM information_schema.columns
+WHERE table_schema = current_schema() AND column_name IN ('shop', 'vid')
+GROUP BY table_name HAVING count(*) = 2 ORDER BY table_name
+"""
+
+
 def _other_tables(conn: sqlite3.Connection) -> list[str]:
     """Tables (beyond the four handled by name) that hold rows per shop and visitor."""
+    if getattr(conn, "dialect", "") == "postgresql":
+        return [name for (name,) in conn.execute(_PG_TABLES) if name not in _HANDLED]
     found = []
     for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"):
         if name in _HANDLED:
@@ -182,12 +201,11 @@ def erase_visitor(conn: sqlite3.Connection, shop: str, vid: str) -> dict[str, An
 
     blocks = conn.execute("SELECT id, sections FROM blocks WHERE shop = ? AND vid = ?", (shop, vid)).fetchall()
     for block_id, sections in blocks:
-        parsed = _json_field(sections)
-        summary = [{"key": s.get("key"), "ids": [p for p in s.get("ids") or [] if (block_id, p) in clicked_in]}
-                for s in parsed if isinstance(s, dict)] if isinstance(parsed, list) else []
         conn.execute("UPDATE blocks SET vid = ?, sections = ? WHERE shop = ? AND id = ?",
-                     (alias, json.dumps(summary, separators=(",", ":")), shop, block_id))
+                     (alias, slim_sections(sections, (p for b, p in clicked_in if b == block_id)), shop, block_id))
     kept["blocks"] = len(blocks)
+    # Blocks served before now that another process has yet to record (renders.RenderLog) join them.
+    remember_erasure(conn, shop, vid, alias, time.time())
 
     deleted["visitor_items"] = conn.execute("DELETE FROM visitor_items WHERE shop = ? AND vid = ?",
                                             (shop, vid)).rowcount
@@ -222,6 +240,9 @@ def retain_shop(conn: sqlite3.Connection, shop: Shop, now: float) -> dict[str, A
     days = retention_days(shop.settings)
     if days is None:
         return {"retention_days": None, "rolled_up_days": 0, "deleted": {}}
+    if getattr(conn, "dialect", "") == "postgresql" and not conn.execute(
+            "SELECT pg_try_advisory_xact_lock(?)", (advisory_key(f"retention:{shop.id}", conn),)).fetchone()[0]:
+        return {"retention_days": days, "rolled_up_days": 0, "deleted": {}, "skipped": "another run holds the shop"}
     window = attribution_days(shop.settings)
     window_days = math.ceil(window)
     today = day_of(now)
@@ -246,7 +267,8 @@ def retain_shop(conn: sqlite3.Connection, shop: Shop, now: float) -> dict[str, A
                 continue
             fig = compute_raw(conn, shop.id, day, day + 1, window)
             conn.executemany(
-                "INSERT OR REPLACE INTO daily_counts (shop, day, scope, metric, value) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO daily_counts (shop, day, scope, metric, value) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (shop, day, scope, metric) DO UPDATE SET value = excluded.value",
                 [(shop.id, day_text(day), scope, metric, value) for scope, metric, value in daily_rows(fig, day, now)])
             rolled += 1
 
@@ -260,6 +282,7 @@ def retain_shop(conn: sqlite3.Connection, shop: Shop, now: float) -> dict[str, A
     }
     if deleted["visitor_items"]:
         model_of(conn).forget_visitors()  # their recent products in memory may name deleted rows
+    forget_erasures(conn, shop.id, now)
     return {"retention_days": days, "cutoff": _iso(cutoff), "rolled_up_days": rolled, "deleted": deleted}
 
 

@@ -5,7 +5,8 @@ visitor's history costs more than reading the history itself, while products cha
 Changes this process makes drop the entries at once: a browser's product report (ingest), a
 catalog upload (the catalog endpoint); catalog imports from anywhere are seen within
 CATALOG_CHECK_EVERY seconds (below); a write that bypasses both (SQL by hand) shows within TTL
-seconds.
+seconds, and within SHARED_TTL when other serving processes write the database too (a browser's
+report taken by another `serve --workers` worker, a page confirmed there).
 
 Entries loaded while a change is being written could hold the old row; the generation counter
 keeps such a load out of the cache, and the TTL bounds what slips through.
@@ -30,6 +31,9 @@ from .cache import BoundedCache
 
 COLUMNS = "id, name, price, currency, url, image, category, in_stock, restocked_at, source"
 TTL = 10.0
+# Entries' lifetime when other serving processes write the database too (Database.shared): a browser's
+# product report taken by another worker drops nothing here, so it shows within a second.
+SHARED_TTL = 1.0
 CATALOG_CHECK_EVERY = 0.5
 LIMIT = 200_000  # products remembered; the oldest go first
 SHOPS_LIMIT = 10_000
@@ -85,16 +89,16 @@ def own_details(pid: str, raw: str | None) -> dict[str, Any] | None:
         return hit  # never mutated (as the cache's dicts); a block reads the same rows again and again
     product = _parse_own(pid, raw)
     if product is not None:
-        if len(_own_cache) >= OWN_CACHE_LIMIT:
-            _own_cache.clear()
-        _own_cache[key] = product
+        with _own_lock:
+            _own_cache.put(key, product)
     return product
 
 
 # Parsed own details by (product id, stored JSON): a shop without a catalog would otherwise parse
-# the same JSON for every row of every block. Bounded; cleared whole when full.
+# the same JSON for every row of every block. Keyed by content, so it is never stale.
 OWN_CACHE_LIMIT = 50_000
-_own_cache: dict[tuple[str, str], dict[str, Any]] = {}
+_own_cache: BoundedCache[tuple[str, str], dict[str, Any]] = BoundedCache(OWN_CACHE_LIMIT)
+_own_lock = threading.Lock()  # reader threads parse too
 
 
 def _parse_own(pid: str, raw: str) -> dict[str, Any] | None:
@@ -118,10 +122,11 @@ def _now() -> float:
 
 class ProductCache:
     """(shop, id) → the product's display fields as a dict (never mutated), or None when the shop
-    has no row for it. `ttl=0` caches nothing (connections outside the server)."""
+    has no row for it. `ttl=0` caches nothing (connections outside the server); `shared` keeps
+    entries SHARED_TTL at most."""
 
-    def __init__(self, ttl: float = TTL) -> None:
-        self.ttl = ttl
+    def __init__(self, ttl: float = TTL, shared: bool = False) -> None:
+        self.ttl = ttl = min(ttl, SHARED_TTL) if shared else ttl
         self._entries: BoundedCache[tuple[str, str], dict[str, Any] | None] = BoundedCache(
             LIMIT, ttl=ttl, clock=_now)
         # Bumped by every invalidation: rows read before one are not cached after it.

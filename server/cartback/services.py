@@ -20,6 +20,8 @@ from . import caps
 from .config import Settings
 from .db import Database
 from .http import AddressLimiter, RateLimiter
+from .ingest import memo
+from .locks import ShopLocks, shop_locks
 from .render import Renderer
 from .renders import RenderLog
 from .shops import ShopRegistry
@@ -30,17 +32,15 @@ if TYPE_CHECKING:
     from itsdangerous import URLSafeTimedSerializer
 
     from .confirm import PageConfirmer
-    from .dashboard.auth import _Attempts
 
 
 def _ensure_secret(conn: sqlite3.Connection) -> str:
     # Generated once and kept in the database, so tokens survive restarts with no configuration.
-    row = conn.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
-    if row:
-        return str(row[0])
-    secret = secrets.token_urlsafe(32)
-    conn.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)", (secret,))
-    return secret
+    # Servers starting together on a new database each offer one and all take the first stored
+    # (on PostgreSQL a look first, then an insert, let all but one fail to start).
+    conn.execute("INSERT INTO meta (key, value) VALUES ('secret', ?) ON CONFLICT (key) DO NOTHING",
+                 (secrets.token_urlsafe(32),))
+    return str(conn.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()[0])
 
 
 @dataclass
@@ -61,11 +61,10 @@ class Services:
     _retention: asyncio.Task[None]
     # The server's secret (meta), under which tokens and the dashboard's cookies are signed.
     secret: str
-    # Dashboard sign-in failures (lockout) and its signers, one per purpose.
-    dashboard_attempts: _Attempts
+    # One catalog import per shop at a time, across processes (locks.py); the CLI takes the same lock.
+    import_locks: ShopLocks
+    # The dashboard's signers, one per purpose.
     dashboard_serializers: dict[str, URLSafeTimedSerializer] = field(default_factory=dict)
-    # Shops whose catalog import is running in this process: one at a time per shop.
-    catalog_imports: set[str] = field(default_factory=set)
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -73,9 +72,19 @@ class Services:
         caps.limits.max_visitors = settings.max_visitors
         caps.limits.max_items_per_visitor = settings.max_visitor_items
         max_pages = int(settings.max_db_mb * 1024 * 1024 // 4096) if settings.max_db_mb else None
-        db = Database(settings.db_path, readers=settings.readers, max_pages=max_pages)
+        # What can fail on its own (files missing) is loaded before the database starts its threads:
+        # a server that cannot start must exit, not wait for them.
+        snippet = Snippet.load(settings.snippet_path)
+        adapters = adapter_responses(load_adapters(settings.snippet_path.parent))
+        renderer = Renderer(settings.templates_dir)
+        db = Database(settings.db_path, readers=settings.readers, max_pages=max_pages, shared=settings.shared)
+        memo.configure(db.shared)
         await db.start()
-        secret = await db.write(_ensure_secret)
+        try:
+            secret = await db.write(_ensure_secret)
+        except BaseException:
+            await db.close()
+            raise
         shops = ShopRegistry(db, key_failures=AddressLimiter(settings.key_failures_per_minute, "wrong API keys",
                                                              "authorization"))
         confirmer = None
@@ -84,24 +93,21 @@ class Services:
 
             confirmer = PageConfirmer(db, shops)
             confirmer.start()
-        snippet = Snippet.load(settings.snippet_path)
-        # Imported here: the dashboard's modules import this one, and the retention loop brings
-        # the report, which the modules serving the block and the tracking calls do without.
-        from .dashboard.auth import _Attempts
+        # Imported here: the retention loop brings the report, which the modules serving the block
+        # and the tracking calls do without.
         from .privacy import retention_loop
 
         return cls(
             settings=settings, db=db, shops=shops,
             tokens=VisitorTokens(secret, settings.token_max_age_days * 86400),
-            renderer=Renderer(settings.templates_dir), render_log=RenderLog(db),
+            renderer=renderer, render_log=RenderLog(db),
             limiter=RateLimiter(settings.rate_limit_per_minute),
             address_limiter=AddressLimiter(settings.address_limit_per_minute),
-            snippet=snippet, snippet_responses=snippet_responses(snippet),
-            adapters=adapter_responses(load_adapters(settings.snippet_path.parent)),
+            snippet=snippet, snippet_responses=snippet_responses(snippet), adapters=adapters,
             confirmer=confirmer,
             # Raw events past each shop's retention period: rolled into daily counts, then deleted, daily.
             _retention=asyncio.ensure_future(retention_loop(db)),
-            secret=secret, dashboard_attempts=_Attempts(),
+            secret=secret, import_locks=shop_locks(settings.db_path),
         )
 
     async def close(self) -> None:

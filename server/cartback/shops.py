@@ -11,6 +11,7 @@ import math
 import re
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -73,22 +74,23 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 # Kept with the settings by update_settings, not a setting a merchant sets.
 HOLDOUT_CHANGED = "holdout_changed_at"
 
-_normalized: dict[str, str | None] = {}
-_MISSING = object()
+# One-tuples, so a cached None (not an origin) is told from a miss in one lookup.
+_normalized: BoundedCache[str, tuple[str | None]] = BoundedCache(10_000)
+_normalized_lock = threading.Lock()  # reader threads check origins too
 
 
 def normalize_origin(value: str) -> str | None:
     """`https://Shop.example:443/x` → `https://shop.example`; None when not an http(s) origin."""
     # Every browser call checks its Origin (and its products' URLs), mostly the same few: urlsplit once
     # each. Bounded in entries and size, since these are whatever the client sends.
-    result = _normalized.get(value, _MISSING)
-    if result is _MISSING:
-        result = _normalize_origin(value)
-        if len(value) <= 512:
-            if len(_normalized) >= 10_000:
-                _normalized.clear()
-            _normalized[value] = result
-    return result  # type: ignore[return-value]
+    hit = _normalized.get(value)
+    if hit is not None:
+        return hit[0]
+    result = _normalize_origin(value)
+    if len(value) <= 512:
+        with _normalized_lock:
+            _normalized.put(value, (result,))
+    return result
 
 
 def _normalize_origin(value: str) -> str | None:

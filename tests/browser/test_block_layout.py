@@ -17,7 +17,10 @@ def show_block(storefront, page, locale: str, width: int, height: int):
     shop = storefront(locale=locale, settings={"max_per_section": {"viewed": 8, "cart": 4}, "max_block": 12})
     products = [shop.product(f"p{i}", name=name, price=120 + 35 * i) for i, name in enumerate(NAMES)]
     shop.browse(*products)
-    page.evaluate("ps => ps.forEach(p => cartback('add', p, 2))", products[5:8])
+    # Stored before the cart page asks for its block (leaving the page would race the request).
+    with page.expect_response(lambda r: r.url.endswith("/v1/events") and r.request.method == "POST") as added:
+        page.evaluate("ps => ps.forEach(p => cartback('add', p, 2))", products[5:8])
+    assert added.value.json()["accepted"] == 3
     page.set_viewport_size({"width": width, "height": height})
     shop.open("slot.html", locale=locale)
     page.wait_for_selector(".cartback .cartback__card")

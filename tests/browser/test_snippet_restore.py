@@ -6,10 +6,11 @@ back, the names of the missing products when some did not, a retry when none did
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 
 from cartback import i18n
+
+from tests.conftest import query
 
 TEMPLATE = "/cart/add?id={variant}&quantity={qty}"
 BUTTON = ".cartback [data-cartback-restore]"
@@ -37,9 +38,8 @@ def open_block(shop, page) -> tuple[str, list[dict]]:
 def stored_restores(db_path, shop_id: str, timeout: float = 10.0) -> list[tuple[str, dict]]:
     deadline = time.monotonic() + timeout
     while True:
-        with sqlite3.connect(db_path) as conn:
-            rows = conn.execute("SELECT block_id, data FROM events WHERE shop = ? AND type = 'restore' ORDER BY id",
-                                (shop_id,)).fetchall()
+        rows = query(db_path, "SELECT block_id, data FROM events WHERE shop = ? AND type = 'restore' ORDER BY id",
+                     (shop_id,))
         if rows or time.monotonic() > deadline:
             return [(block, json.loads(data)) for block, data in rows]
         time.sleep(0.05)

@@ -7,7 +7,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, cast
 
 from .csv_feed import csv_records
 from .fields import RowContext, rejected_id, row_params
@@ -39,7 +39,8 @@ def import_stream(
     passes one that goes through `Database.write`). `progress(bytes_read, rows)` is called now and
     then. Raises CatalogError when the file is refused whole (nothing written then).
     """
-    write = connection_writer(writer) if isinstance(writer, sqlite3.Connection) else writer
+    # A connection (sqlite3's, or the PostgreSQL wrapper with its calls) has `execute`; a writer does not.
+    write = connection_writer(cast(sqlite3.Connection, writer)) if hasattr(writer, "execute") else writer
     src = ByteReader(binary_file)
     fmt = normalize_format(fmt) or detect_format(src)
     result = ImportResult(format=fmt)

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from ..db import transaction
+from ..connection import Connection, transaction
 from ..products import bump_catalog, products_of
 from .fields import UpsertParams
 
@@ -23,15 +23,16 @@ _UPSERT = """
 INSERT INTO products (shop, id, name, price, currency, url, image, category, in_stock, group_id, source, updated_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'catalog', ?11)
 ON CONFLICT (shop, id) DO UPDATE SET
-    name = CASE WHEN ?12 THEN excluded.name ELSE name END,
-    price = CASE WHEN ?13 THEN excluded.price ELSE price END,
-    currency = CASE WHEN ?13 THEN excluded.currency ELSE currency END,
-    url = CASE WHEN ?14 THEN excluded.url ELSE url END,
-    image = CASE WHEN ?15 THEN excluded.image ELSE image END,
-    category = CASE WHEN ?16 THEN excluded.category ELSE category END,
-    group_id = CASE WHEN ?17 THEN excluded.group_id ELSE group_id END,
+    name = CASE WHEN ?12 = 1 THEN excluded.name ELSE products.name END,
+    price = CASE WHEN ?13 = 1 THEN excluded.price ELSE products.price END,
+    currency = CASE WHEN ?13 = 1 THEN excluded.currency ELSE products.currency END,
+    url = CASE WHEN ?14 = 1 THEN excluded.url ELSE products.url END,
+    image = CASE WHEN ?15 = 1 THEN excluded.image ELSE products.image END,
+    category = CASE WHEN ?16 = 1 THEN excluded.category ELSE products.category END,
+    group_id = CASE WHEN ?17 = 1 THEN excluded.group_id ELSE products.group_id END,
     in_stock = excluded.in_stock,
-    restocked_at = CASE WHEN excluded.in_stock AND NOT in_stock THEN excluded.updated_at ELSE restocked_at END,
+    restocked_at = CASE WHEN excluded.in_stock = 1 AND products.in_stock = 0 THEN excluded.updated_at
+                        ELSE products.restocked_at END,
     source = 'catalog',
     updated_at = excluded.updated_at
 """
@@ -45,30 +46,31 @@ def drop_seen(conn: sqlite3.Connection, table: str) -> None:
     conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
-def write_chunk(conn: sqlite3.Connection, shop: str, table: str, items: list[PendingRow],
+def write_chunk(conn: Connection, shop: str, table: str, items: list[PendingRow],
                 now: float) -> tuple[int, int, int, list[Duplicate]]:
-    """Returns (created, updated, ids new to this feed, duplicates)."""
-    created = updated = new_ids = 0
+    """Returns (created, updated, ids new to this feed, duplicates). A few batches per chunk, not a
+    statement per row: on PostgreSQL each statement would be a round trip."""
+    ids = list(dict.fromkeys(pid for _, pid, _ in items))
+    # The first row of an id wins; later ones are duplicates, whether in this chunk or an earlier one.
+    found = conn.select_each(f"SELECT line FROM temp.{table} WHERE id = ?", [(pid,) for pid in ids])
+    first_line = {pid: row[0] for pid, row in zip(ids, found, strict=True) if row is not None}
+    fresh: list[PendingRow] = []
     duplicates: list[Duplicate] = []
-    remember = f"INSERT OR IGNORE INTO temp.{table} (id, line) VALUES (?, ?)"
     for line, pid, params in items:
-        if conn.execute(remember, (pid, line)).rowcount == 0:
-            if params is not None:
-                first = conn.execute(f"SELECT line FROM temp.{table} WHERE id = ?", (pid,)).fetchone()
-                duplicates.append((line, pid, first[0] if first else 0))
+        if pid in first_line:
+            if params is not None:  # a rejected row was reported as rejected already
+                duplicates.append((line, pid, first_line[pid]))
             continue
-        new_ids += 1
-        if params is None:
-            continue
-        exists = conn.execute("SELECT 1 FROM products WHERE shop = ? AND id = ?", (shop, pid)).fetchone()
-        conn.execute(_UPSERT, (shop, *params[:9], now, *params[9:]))
-        if exists:
-            updated += 1
-        else:
-            created += 1
-    products_of(conn).invalidate(shop, [pid for _, pid, params in items if params is not None])
+        first_line[pid] = line
+        fresh.append((line, pid, params))
+    conn.executemany(f"INSERT INTO temp.{table} (id, line) VALUES (?, ?)", [(pid, line) for line, pid, _ in fresh])
+    valid = [(pid, params) for _, pid, params in fresh if params is not None]
+    existing = sum(row is not None for row in conn.select_each(
+        "SELECT 1 FROM products WHERE shop = ? AND id = ?", [(shop, pid) for pid, _ in valid]))
+    conn.executemany(_UPSERT, [(shop, *params[:9], now, *params[9:]) for _, params in valid])
+    products_of(conn).invalidate(shop, [pid for pid, _ in valid])
     bump_catalog(conn, shop)
-    return created, updated, new_ids, duplicates
+    return len(valid) - existing, existing, len(fresh), duplicates
 
 
 def mark_unavailable(conn: sqlite3.Connection, shop: str, table: str, expected: int, now: float) -> int:

@@ -1,4 +1,4 @@
-"""`cartback …`: serve, shop, catalog, report, demo, evaluate."""
+"""`cartback …`: serve, shop, catalog, report, db, demo, evaluate."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import argparse
 import json
 import os
 import runpy
+import sqlite3
 import sys
 from collections.abc import Callable
 
 from ..config import REPO_ROOT, Settings
-from ..db import connect_sync, transaction
+from ..connection import connect_sync, storage_problem, transaction
 from ..errors import ApiError
+from ..pg import is_postgres
 from ..shops import ID_FIELDS, PLATFORMS
 
 DEFAULT_DB = "cartback.db"
@@ -25,17 +27,18 @@ def _fail(prog: str, message: str) -> None:
 def _existing(path: str) -> str:
     """Commands that work on existing shops never create an empty database by mistake (a wrong
     --db or working folder would otherwise answer "no shop" and leave a stray file behind)."""
-    if path != ":memory:" and not os.path.isfile(path):
+    if path != ":memory:" and not is_postgres(path) and not os.path.isfile(path):
         raise ApiError(404, "no_database", f"--db: no database at {os.path.abspath(path)!r} (create a shop with "
                                            "`cartback shop add`, or pass the right --db)", "db")
     return path
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ..app import create_app
     from ..serve_lock import AlreadyServed, ServeLock
     from ..server import run
 
+    if args.workers < 1:
+        raise ApiError(400, "bad_request", f"--workers: at least 1, not {args.workers}", "workers")
     settings = Settings(db_path=args.db, host=args.host, port=args.port, templates_dir=args.templates,
                         count_bots=args.count_bots, rate_limit_per_minute=args.rate_limit,
                         address_limit_per_minute=args.address_limit,
@@ -43,15 +46,35 @@ def _serve(args: argparse.Namespace) -> int:
                         body_timeout=args.body_timeout, max_browser_products=args.max_browser_products,
                         max_visitors=args.max_visitors, max_visitor_items=args.max_visitor_items,
                         confirm_pages=args.confirm_pages)
+    # PostgreSQL takes any number of servers; a SQLite file one `cartback serve` (with its workers).
+    lock = None if is_postgres(args.db) else ServeLock(args.db, shared=args.workers > 1)
     try:
-        ServeLock(args.db).probe()
+        if lock is not None:
+            lock.acquire()
     except AlreadyServed as exc:
         _fail("cartback serve", str(exc))
         return 2
-    print(f"Cartback on http://{args.host}:{args.port}  (database {args.db})", flush=True)
-    run(create_app(settings), args.host, args.port, args.log_level, args.trusted_proxy, args.max_connections,
-        args.header_timeout)
-    return 0
+    try:
+        if args.workers == 1 and lock is not None:
+            lock.release()  # the one serving process takes it again as its database starts (db.Database)
+        else:
+            # Held here (shared, as the workers hold it) for the whole run: no server alone starts
+            # on the file between two workers' lives. The schema is brought up to date here once:
+            # workers starting together would each try.
+            try:
+                connect_sync(args.db).close()
+            except Exception as exc:
+                if not isinstance(exc, sqlite3.Error) and storage_problem(exc) is None:
+                    raise
+                _fail("cartback serve", f"--db: cannot open {args.db}: {storage_problem(exc) or exc}")
+                return 2
+        workers = f", {args.workers} workers" if args.workers > 1 else ""
+        print(f"Cartback on http://{args.host}:{args.port}  (database {args.db}{workers})", flush=True)
+        return run(settings, args.log_level, args.trusted_proxy, args.max_connections, args.header_timeout,
+                   args.workers)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _shop_add(args: argparse.Namespace) -> int:
@@ -111,6 +134,12 @@ def _report(args: argparse.Namespace) -> int:
     return cli_report(args)
 
 
+def _db_copy(args: argparse.Namespace) -> int:
+    from .db import cli_copy
+
+    return cli_copy(args.source, args.target)
+
+
 def _forward(target: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         if target == "demo":
@@ -131,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--db", default=DEFAULT_DB, help="SQLite file (created when missing); default %(default)s")
+        p.add_argument("--db", default=DEFAULT_DB, help="SQLite file (created when missing) or a postgresql:// URL; "
+                                                     "default %(default)s")
         return p
 
     serve = with_db(sub.add_parser("serve", help="run the widget server"))
@@ -168,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "show its JSON-LD details to every visitor; without it they stay the reporter's")
     serve.add_argument("--max-db-mb", type=float,
                        help="cap the database file at this many MiB; past it writes answer 503 (default: no cap)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes on the one port (default %(default)s): more use more cores; "
+                            "the parent supervises them and restarts one that dies (docs/DEPLOY.md)")
     serve.add_argument("--log-level", default="warning")
     serve.set_defaults(func=_serve)
 
@@ -207,6 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--to", dest="date_to")
     rep.add_argument("--csv", action="store_true", help="CSV instead of a table")
     rep.set_defaults(func=_report)
+
+    dbp = sub.add_parser("db", help="the database as a whole").add_subparsers(dest="db_command", required=True)
+    copy = dbp.add_parser("copy", help="copy a whole database into an empty one: SQLite to PostgreSQL or back",
+                          description="Copy every row of FROM into TO, which must be empty, then compare their "
+                                      "row counts and every shop's report. FROM may be served meanwhile: it is "
+                                      "read as one snapshot. Exit 0 equal, 1 failed or different, 2 refused.")
+    copy.add_argument("source", metavar="FROM", help="SQLite file or postgresql:// URL")
+    copy.add_argument("target", metavar="TO", help="SQLite file (created when missing) or postgresql:// URL")
+    copy.set_defaults(func=_db_copy)
 
     for name, text in (("demo", "widget server and demo shop with sample data"),
                        ("evaluate", "replay the real click logs and print HR@8 / MRR@8")):

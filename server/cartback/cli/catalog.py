@@ -10,7 +10,10 @@ import time
 from typing import BinaryIO, TextIO
 
 from ..catalog import CatalogError, ImportResult, import_stream, normalize_format
-from ..db import connect_sync
+from ..connection import connect_sync
+from ..errors import ApiError
+from ..locks import shop_locks
+from ..pg import is_postgres
 
 
 def _human_bytes(n: float) -> str:
@@ -97,7 +100,8 @@ def cli_import(db_path: str, shop: str, file: str, fmt: str | None, full: bool) 
     """`cartback catalog import SHOP FILE [--format F] [--full]`.
 
     Exit codes: 0 every row imported; 3 imported, but some rows were rejected or the file was not
-    read to its end; 1 nothing imported (unknown shop, unreadable or refused file).
+    read to its end; 1 nothing imported (unknown shop, unreadable or refused file, another import
+    of the shop running).
     """
     err = sys.stderr
     try:
@@ -105,7 +109,7 @@ def cli_import(db_path: str, shop: str, file: str, fmt: str | None, full: bool) 
     except CatalogError as exc:
         print(f"cartback: {exc.message}", file=err)
         return 1
-    if not os.path.exists(db_path):
+    if not is_postgres(db_path) and not os.path.exists(db_path):
         print(f"cartback: no database at {db_path} (run 'cartback shop add' first, or pass --db)", file=err)
         return 1
     conn = connect_sync(db_path)
@@ -127,11 +131,15 @@ def cli_import(db_path: str, shop: str, file: str, fmt: str | None, full: bool) 
         bar = ProgressBar(total, err) if err.isatty() else None
         started = time.monotonic()
         try:
-            result = import_stream(conn, shop, stream, fmt=fmt, full=full, default_currency=row[0], progress=bar)
-        except CatalogError as exc:
+            # The server's imports take the same lock: one import per shop, whoever runs it.
+            with shop_locks(db_path).hold(shop):
+                result = import_stream(conn, shop, stream, fmt=fmt, full=full, default_currency=row[0],
+                                       progress=bar)
+        except (CatalogError, ApiError) as exc:
             if bar is not None:
                 bar.finish()
-            print(f"cartback: {file}: {exc.message}", file=err)
+            where = f"{file}: " if isinstance(exc, CatalogError) else ""
+            print(f"cartback: {where}{exc.message}", file=err)
             return 1
         finally:
             if stream is not sys.stdin.buffer:

@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="widget server port (0 = any free); default %(default)s")
     p.add_argument("--shop-port", type=int, default=8001,
                    help="demo shop port, a different origin (0 = any free); default %(default)s")
-    p.add_argument("--db", default="cartback-demo.db", help="SQLite file (created when missing); default %(default)s")
+    p.add_argument("--db", default="cartback-demo.db",
+                   help="SQLite file (created when missing) or a postgresql:// URL; default %(default)s")
     p.add_argument("--log-level", default="warning", help="uvicorn log level; default %(default)s")
     p.add_argument("--simulate", nargs="?", type=int, const=3000, metavar="VISITORS",
                    help="fill the demo shop with a simulated quarter of traffic through the HTTP API "
@@ -36,13 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     from ..app import create_app
     from ..demo import SHOP_ID, create_demo_app, prepare, shop_origins
     from ..demo.servers import bind, public_host, serve_both
+    from ..pg import is_postgres
     from ..serve_lock import AlreadyServed, ServeLock
 
-    try:
-        ServeLock(args.db).probe()
-    except AlreadyServed as exc:
-        print(f"cartback demo: error: {exc}", file=sys.stderr)
-        return 2
+    if not is_postgres(args.db):  # PostgreSQL takes any number of servers (docs/SCALING.md)
+        try:
+            ServeLock(args.db).probe()
+        except AlreadyServed as exc:
+            print(f"cartback demo: error: {exc}", file=sys.stderr)
+            return 2
     try:
         widget_sock = bind(args.host, args.port)
         shop_sock = bind(args.host, args.shop_port)

@@ -157,7 +157,7 @@ def report_text(report: dict[str, Any], locale: str = "tr") -> str:
 
 def cli_report(args: argparse.Namespace) -> int:
     """`cartback report SHOP [--from] [--to] [--csv]`."""
-    from ..db import connect_sync
+    from ..connection import connect_sync
 
     start, end = parse_period(args.date_from, args.date_to)
     conn = connect_sync(args.db)

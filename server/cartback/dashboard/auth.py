@@ -1,4 +1,4 @@
-"""Signing in to the dashboard, its sessions, and the lockout against guessed keys.
+"""Signing in to the dashboard and its sessions (the lockout against guessed keys: lockout.py).
 
 Sign-in takes the shop id and its API key once; after that the browser holds only a signed,
 expiring session cookie (itsdangerous, salt `cartback.dashboard`, HttpOnly, SameSite=Lax), never
@@ -26,21 +26,15 @@ from ..http import BODY_TIMEOUT
 from ..i18n import translator
 from ..services import services
 from ..shops import SHOP_ID, Shop
+from . import lockout
 from .pages import SECURITY_HEADERS, page_locale, render_page
 
 PURPOSE = "cartback.dashboard"
 SESSION_COOKIE = "cartback_session"
 SESSION_MAX_AGE = 12 * 3600
 
-# Against guessing keys: every failure waits, and too many for one shop (from one address, or from
-# anywhere) lock that shop's sign-in for a while. A browser that signed in to the shop before
-# carries a device cookie and is judged by its own failures only, so someone who fails on purpose
-# cannot lock the merchant out (OWASP's device cookies).
+# Against guessing keys (lockout.py): every failure waits, then too many lock the shop's sign-in.
 FAIL_DELAY = 0.75
-FAIL_WINDOW = 15 * 60
-MAX_FAILS_PER_ADDRESS = 5
-MAX_FAILS_PER_SHOP = 20
-MAX_FAILS_PER_DEVICE = 5
 DEVICE_COOKIE = "cartback_device"
 DEVICE_PURPOSE = "cartback.dashboard.device"
 DEVICE_MAX_AGE = 365 * 86400
@@ -88,9 +82,10 @@ _REVOKED = "revoked_session:"
 
 
 def _revoke(conn: sqlite3.Connection, session_id: str, now: float) -> None:
-    conn.execute("DELETE FROM meta WHERE key >= ? AND key < ? AND CAST(value AS REAL) < ?",
+    # DOUBLE PRECISION: PostgreSQL's REAL has 4 bytes, too few for a timestamp (SQLite reads both as REAL).
+    conn.execute("DELETE FROM meta WHERE key >= ? AND key < ? AND CAST(value AS DOUBLE PRECISION) < ?",
                  (_REVOKED, _REVOKED[:-1] + ";", now))
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                  (_REVOKED + session_id, repr(now + SESSION_MAX_AGE)))
 
 
@@ -98,65 +93,6 @@ async def session_shop(request: Request) -> Shop | None:
     """For other endpoints (the report API) that also accept a dashboard session."""
     session = await current_session(request)
     return session.shop if session else None
-
-
-class _Attempts:
-    """Failed sign-ins per address and per shop, in a sliding window."""
-
-    def __init__(self) -> None:
-        self.fails: dict[str, list[float]] = {}
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        times = [t for t in self.fails.get(key, []) if t > now - FAIL_WINDOW]
-        if times:
-            self.fails[key] = times
-        else:
-            self.fails.pop(key, None)
-        return times
-
-    @staticmethod
-    def _limits(address: str, shop: str, device: str | None) -> tuple[tuple[str, int], ...]:
-        if device is not None:
-            return ((f"d:{device}:{shop}", MAX_FAILS_PER_DEVICE),)
-        return ((f"a:{address}:{shop}", MAX_FAILS_PER_ADDRESS), (f"s:{shop}", MAX_FAILS_PER_SHOP))
-
-    def locked_for(self, address: str, shop: str, device: str | None = None) -> float:
-        now = time.monotonic()
-        waits = []
-        for key, limit in self._limits(address, shop, device):
-            times = self._recent(key, now)
-            if len(times) >= limit:
-                waits.append(times[-limit] + FAIL_WINDOW - now)
-        return max(waits, default=0.0)
-
-    MAX_KEYS = 50_000
-
-    def fail(self, address: str, shop: str, device: str | None = None, known: bool = True) -> None:
-        """`known`: the shop exists. Failures for ids that are no shop count per address only, under
-        one key, so random shop ids cannot fill the table; a full table drops what has expired,
-        then per-address entries, never a shop's own count (clearing it would unlock the shop)."""
-        now = time.monotonic()
-        if len(self.fails) > self.MAX_KEYS:
-            self._prune(now)
-        limits = self._limits(address, shop, device) if known else ((f"a:{address}:?", MAX_FAILS_PER_ADDRESS),)
-        for key, _ in limits:
-            self.fails.setdefault(key, []).append(now)
-
-    def _prune(self, now: float) -> None:
-        for key in list(self.fails):
-            self._recent(key, now)
-        if len(self.fails) > self.MAX_KEYS:
-            oldest = sorted((times[-1], key) for key, times in self.fails.items() if key.startswith(("a:", "d:")))
-            for _, key in oldest[:len(self.fails) - self.MAX_KEYS // 2]:
-                del self.fails[key]
-
-    def success(self, address: str, shop: str, device: str | None = None) -> None:
-        for key, _ in self._limits(address, shop, device)[:1]:
-            self.fails.pop(key, None)
-
-
-def _attempts(request: Request) -> _Attempts:
-    return services(request).dashboard_attempts
 
 
 def _same_origin(request: Request) -> bool:
@@ -196,19 +132,21 @@ async def login(request: Request) -> Response:
     key = form.get("key", "").strip()[:200]
     address = request.client.host if request.client else "?"
     device = await _device(request, shop_id)
-    attempts = _attempts(request)
-    wait = attempts.locked_for(address, shop_id, device)
+    state = services(request)
+    shop = await state.shops.get(shop_id) if SHOP_ID.match(shop_id) else None
+    attempt = lockout.Attempt.of(state.secret, shop_id, address, device)
+    wait = await state.db.read(lockout.locked_for, attempt, time.time()) if shop is not None else 0.0
     if wait > 0:
         minutes = max(1, math.ceil(wait / 60))
         return render_page(request, "login.html", locale, status=429, error=t("locked", minutes=minutes),
                            notice=None, shop_id=shop_id)
-    shop = await services(request).shops.get(shop_id) if SHOP_ID.match(shop_id) else None
     if shop is None or not key or not shop.check_key(key):
-        attempts.fail(address, shop_id, device, known=shop is not None)
+        if shop is not None:
+            await state.db.write(lockout.fail, attempt, time.time())
         await asyncio.sleep(FAIL_DELAY)
         return render_page(request, "login.html", locale, status=401, error=t("wrong_key"), notice=None,
                            shop_id=shop_id)
-    attempts.success(address, shop.id, device)
+    await state.db.write(lockout.succeed, attempt)
     token = (await _serializer(request)).dumps({"s": shop.id, "k": _key_print(shop), "c": secrets.token_urlsafe(16)})
     response = RedirectResponse("/dashboard", status_code=303, headers=SECURITY_HEADERS)
     secure = request.url.scheme == "https"

@@ -36,7 +36,7 @@ def ensure_shop(conn: sqlite3.Connection, origins: list[str],
     current origins are allowed (the ports may differ from the last run) and return None.
     `settings` (and PLATFORM_SETTINGS, always) are applied at creation, and later only where the
     shop has no value of its own."""
-    from ..db import transaction
+    from ..connection import transaction
     from ..shops import create_shop, get_shop, normalize_origin, update_settings
 
     settings = {**PLATFORM_SETTINGS, **(settings or {})}
@@ -71,7 +71,7 @@ def seed_sample_shoppers(conn: sqlite3.Connection, shop_id: str, products: list[
                          visitors: int = 90, days: int = 14, seed: int = 7, now: float | None = None) -> int:
     """Browsing histories of made-up earlier visitors (vid `sample-NNN`), written through the same
     ingest code as real events. Runs once per database; returns the number of events written."""
-    from ..db import transaction
+    from ..connection import transaction
     from ..ingest import apply_events
     from ..shops import get_shop
     from ..validation import parse_event
@@ -134,7 +134,7 @@ class Seeded:
 def prepare(db_path: str, origins: list[str], shop_url: str, *, simulate: bool) -> Seeded:
     """The shop, its catalog and the sample shoppers in `db_path` (created when missing). A shop
     made for `--simulate` keeps the default holdout share, which the simulated report needs."""
-    from ..db import connect_sync
+    from ..connection import connect_sync
 
     conn = connect_sync(db_path)
     try:

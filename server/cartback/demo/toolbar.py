@@ -3,8 +3,11 @@ ahead for this visitor (so the shop's server expires the cart), and "reset" make
 
 from __future__ import annotations
 
+import html
+import json
+
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .cart import CART_COOKIE, CLOCK_COOKIE, DAY, CartStore, clock_offset
@@ -20,6 +23,24 @@ def local_path(value: str | None) -> str:
     return "/"
 
 
+# The reset's answer: a page without the snippet that forgets this browser's visitor (Cartback's
+# token, the wishlist), then goes on. Clearing on the old page alone raced with its snippet: an
+# answer still on its way when the form was sent stored the old token again.
+_RESET_PAGE = """<!doctype html><meta charset="utf-8"><title>Demo</title>
+<script>
+try {{
+  localStorage.removeItem('kovan:favs');
+  for (var i = localStorage.length - 1; i >= 0; i--) {{
+    var k = localStorage.key(i);
+    if (k && k.indexOf('cartback') === 0) localStorage.removeItem(k);
+  }}
+}} catch (e) {{}}
+location.replace({target});
+</script>
+<noscript><meta http-equiv="refresh" content="0; url={path}"></noscript>
+"""
+
+
 def toolbar_routes(store: CartStore) -> list[Route]:
     async def forward(request: Request) -> Response:
         form = await read_params(request)
@@ -32,9 +53,11 @@ def toolbar_routes(store: CartStore) -> list[Route]:
         cart, _ = store.find(request)
         if cart is not None:
             store.forget(cart)
-        response = RedirectResponse(local_path(form.get("next")), status_code=303)
-        # Cartback's own cookie (cartback_<shop>, where storage fails) goes too; the page's script
-        # clears localStorage before the form is sent.
+        path = local_path(form.get("next"))
+        target = json.dumps(path).replace("<", "\\u003c")  # no `</script>` from a crafted path
+        response = HTMLResponse(_RESET_PAGE.format(target=target, path=html.escape(path)),
+                                headers={"cache-control": "no-store"})
+        # Cartback's own cookie (cartback_<shop>, where storage fails) goes too.
         for name in [CART_COOKIE, CLOCK_COOKIE, *(c for c in request.cookies if c.startswith("cartback"))]:
             response.delete_cookie(name)
         response.set_cookie(NOTICE_COOKIE, "reset", max_age=60, samesite="lax")

@@ -3,7 +3,8 @@
 The body is streamed to a spooled temporary file (memory up to SPOOL_IN_MEMORY, then disk; 413
 past the limit), then parsed in a worker thread by `cartback.catalog.import_stream`, which writes
 each chunk of rows through the shared writer (`Database.write`), so browser events keep flowing
-between chunks. One import per shop at a time (a second one gets 429 while the first runs).
+between chunks. One import per shop at a time, whichever process runs it (a `serve --workers`
+worker, `cartback catalog import`): a second one gets 429 while the first runs (locks.py).
 """
 
 from __future__ import annotations
@@ -88,11 +89,10 @@ async def put_catalog(request: Request) -> Response:
     full = _flag(request, "full")
 
     state = services(request)
-    running = state.catalog_imports
-    if shop.id in running:
-        raise ApiError(429, "import_running", "shop: an import for this shop is running; retry when it has finished",
-                       "shop")
-    running.add(shop.id)
+    locks = state.import_locks
+    # 429 import_running while another process or request imports. In a thread: on PostgreSQL the
+    # lock is a session of its own, and opening one must not stall the event loop.
+    await anyio.to_thread.run_sync(locks.take, shop.id)
     try:
         try:
             spool = await _spool(request, _upload_limit(request))
@@ -116,7 +116,7 @@ async def put_catalog(request: Request) -> Response:
             services(request).invalidate_shop(shop.id)
         return JSONResponse(result.to_dict())
     finally:
-        running.discard(shop.id)
+        await anyio.to_thread.run_sync(locks.drop, shop.id)
 
 
 routes = [Route("/v1/shops/{shop}/catalog", put_catalog, methods=["PUT"])]

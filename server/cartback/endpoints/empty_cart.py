@@ -60,7 +60,7 @@ async def empty_cart(request: Request) -> Response:
         return Response(status_code=204, headers=answer_headers)
     locale = pick_locale(params.get("locale"), shop.locale)
     # On the loop thread: a few indexed reads cost less than the hop to a reader thread.
-    sections, stale_cart = state.db.read_inline(compute_block, shop.id, vid, shop.settings)
+    sections, stale_cart = await state.db.read_block(compute_block, shop.id, vid, shop.settings)
     # Global Privacy Control: the block may still be shown, nothing about the visit is stored.
     record = headers.get("sec-gpc", "").strip() != "1"
     if stale_cart and record:

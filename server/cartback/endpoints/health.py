@@ -12,12 +12,13 @@ import os
 import sqlite3
 import time
 
+import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
-from ..db import storage_problem
+from ..connection import storage_problem
 from ..errors import ApiError
 from ..services import services
 
@@ -31,6 +32,8 @@ MIN_FREE_PAGES = 32
 def _probe(conn: sqlite3.Connection) -> tuple[int, int, int]:
     conn.execute("INSERT INTO meta (key, value) VALUES ('healthz', ?) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (repr(time.time()),))
+    if getattr(conn, "dialect", "") == "postgresql":
+        return 0, 0, MIN_FREE_PAGES  # no file of ours to watch: PostgreSQL reports a full disk itself (53100)
     page_count = conn.execute("PRAGMA page_count").fetchone()[0]
     free_pages = conn.execute("PRAGMA freelist_count").fetchone()[0]
     max_pages = conn.execute("PRAGMA max_page_count").fetchone()[0]
@@ -51,12 +54,12 @@ async def healthz(request: Request) -> Response:
         page_count, free_pages, max_pages = await db.write(_probe)
     except ApiError as exc:
         return _unavailable(exc.message.removeprefix("database: "))
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, psycopg.Error) as exc:
         return _unavailable(storage_problem(exc) or f"cannot commit ({exc})")
     if max_pages - page_count + free_pages < MIN_FREE_PAGES:
         return _unavailable(f"full: {page_count} of at most {max_pages} pages used (serve --max-db-mb)")
     try:
-        stat = os.statvfs(os.path.dirname(os.path.abspath(db.path)))
+        stat = None if db.postgres else os.statvfs(os.path.dirname(os.path.abspath(db.path)))
     except OSError:
         stat = None
     if stat is not None and stat.f_bavail * stat.f_frsize < MIN_FREE_BYTES:

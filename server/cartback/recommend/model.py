@@ -75,11 +75,44 @@ def _newer(a: tuple[str, float], b: tuple[str, float]) -> bool:
     return _recency(a) < _recency(b)
 
 
+def _weight(conn: Any, shop: str, vid: str, product_id: str, signal: str, views: int | None) -> float | None:
+    """What the event teaches, by its signal; None when nothing (frozen, not a signal, a repeated view)."""
+    weight = SIGNAL_WEIGHTS.get(signal)
+    if weight is None or _Switch.frozen:
+        return None
+    if signal == "view":
+        if views is None:
+            row = conn.execute(_VIEWS_SQL, (shop, vid, product_id)).fetchone()
+            views = row[0] if row else 1
+        if views > 1:
+            return None
+    return weight
+
+
+def _pairs(rows: list[tuple[str, float]], product_id: str, weight: float, ts: float) -> list[tuple[str, str, float]]:
+    """(source, neighbour, score) for `product_id` touched at `ts` after the visitor's recent `rows`
+    (newest first): each forward pair I -> J followed by its backward J -> I."""
+    pairs: list[tuple[str, str, float]] = []
+    gap = 0
+    for other, last_at in rows:
+        if other == product_id:
+            continue
+        gap += 1
+        if gap > WINDOW:
+            break
+        w = weight / gap / (1.0 + max(0.0, ts - last_at) / TIME_SCALE)
+        if w < MIN_PAIR_WEIGHT:
+            break  # older products are further back and further apart: weaker still
+        pairs.append((other, product_id, w))
+        pairs.append((product_id, other, BACKWARD * w))
+    return pairs
+
+
 _POPULARITY_SQL = """
 INSERT INTO rec_products (shop, product_id, popularity, category)
 VALUES (?1, ?2, ?3, (SELECT category FROM products WHERE shop = ?1 AND id = ?2))
 ON CONFLICT (shop, product_id) DO UPDATE SET
-    popularity = popularity + excluded.popularity,
+    popularity = rec_products.popularity + excluded.popularity,  -- named: PostgreSQL finds it ambiguous
     category = excluded.category
 """
 _LOAD_SQL = "SELECT product_id, neighbour_id, score FROM rec_neighbours WHERE shop = ? AND product_id IN ({marks})"
@@ -92,6 +125,15 @@ _COUNT_SQL = """
 INSERT INTO rec_products (shop, product_id, neighbours) VALUES (?, ?, ?)
 ON CONFLICT (shop, product_id) DO UPDATE SET neighbours = excluded.neighbours
 """
+
+
+def write_lists(conn: Any, changed: list[tuple[str, str, dict[str, float]]]) -> None:
+    """Replace the checkpoint of each (shop, product, its whole list)."""
+    if changed:
+        conn.executemany(_DELETE_SQL, [(shop, pid) for shop, pid, _ in changed])
+        conn.executemany(_INSERT_SQL, [(shop, pid, n, score) for shop, pid, scores in changed
+                                       for n, score in scores.items()])
+        conn.executemany(_COUNT_SQL, [(shop, pid, len(scores)) for shop, pid, scores in changed])
 
 
 class Model:
@@ -108,11 +150,12 @@ class Model:
     earned, inside the caller's transaction: the server's writer writes the popularity whenever it
     runs out of work and at least every `cartback.db.POPULARITY_INTERVAL` seconds (the fills read it
     in SQL), and the lists at most every `cartback.db.FLUSH_INTERVAL` seconds (5) and on shut-down;
-    `cartback.db.transaction()` (CLI, demo) writes both before each COMMIT. A flush whose
+    `cartback.connection.transaction()` (CLI, demo) writes both before each COMMIT. A flush whose
     transaction rolls back is written again (`rolled_back`). What a crash can cost is the learning
     of the last flush interval, never an event: the model is a statistic over the events, which
     are committed before they are acknowledged. One process per database file (the server's own
-    rule) keeps memory and file the same. Memory: at most PRUNE_AT entries per product with
+    rule) keeps memory and file the same; with several, `learner.SharedModel` learns through a log
+    that one of them applies. Memory: at most PRUNE_AT entries per product with
     neighbours, ~6 KB when full (60 MB for 10,000 such products).
     """
 
@@ -128,6 +171,9 @@ class Model:
         self._votes: dict[tuple[str, str], tuple[tuple[str, float], ...]] = {}
         # Off while the writer replays calls that already learned once (cartback.db, _run_items).
         self.learning = True
+        # While the writer runs a call: its lessons, applied when it returns (`keep_lessons`) and
+        # dropped when it raises, since the savepoint that undoes its rows cannot undo memory.
+        self.lessons: list[tuple[Any, str, str, float, list[tuple[str, str, float]]]] | None = None
         # What flush() wrote in the open transaction: put back to be written again if it rolls back.
         self._unconfirmed: list[tuple[list[tuple[str, str]], list[tuple[str, str, float]]]] = []
 
@@ -196,35 +242,33 @@ class Model:
               views: int | None = None) -> None:
         """Pair the product the visitor just touched with their recent products (see the module
         doc). `touch` has seen the write; `views`: the visitor's views of it, for a view."""
-        weight = SIGNAL_WEIGHTS.get(signal)
-        if weight is None or _Switch.frozen or not self.learning:
+        if not self.learning:
             return
-        if signal == "view":
-            if views is None:
-                row = conn.execute(_VIEWS_SQL, (shop, vid, product_id)).fetchone()
-                views = row[0] if row else 1
-            if views > 1:
-                return
+        weight = _weight(conn, shop, vid, product_id, signal, views)
+        if weight is None:
+            return
         window = self._recent.get((shop, vid))
         if window is None:  # not touched through this model (a caller outside ingest)
             self._recent[(shop, vid)] = window = (conn.execute(_RECENT_SQL, (shop, vid, RECENT)).fetchall(), True)
-        rows = window[0]
+        pairs = _pairs(window[0], product_id, weight, ts)
+        if self.lessons is not None:
+            self.lessons.append((conn, shop, product_id, weight, pairs))
+        else:
+            self._teach(conn, shop, product_id, weight, pairs)
+
+    def _teach(self, conn: Any, shop: str, product_id: str, weight: float, pairs: list[tuple[str, str, float]]) -> None:
         self._popularity[(shop, product_id)] += weight
-        pairs: list[tuple[str, str, float]] = []
-        gap = 0
-        for other, last_at in rows:
-            if other == product_id:
-                continue
-            gap += 1
-            if gap > WINDOW:
-                break
-            w = weight / gap / (1.0 + max(0.0, ts - last_at) / TIME_SCALE)
-            if w < MIN_PAIR_WEIGHT:
-                break  # older products are further back and further apart: weaker still
-            pairs.append((other, product_id, w))
-            pairs.append((product_id, other, BACKWARD * w))
-        if not pairs:
-            return
+        if pairs:
+            self.add_pairs(conn, shop, pairs)
+
+    def keep_lessons(self) -> None:
+        """The call that learned them returned: apply its lessons, in order."""
+        lessons, self.lessons = self.lessons, None
+        for lesson in lessons or ():
+            self._teach(*lesson)
+
+    def add_pairs(self, conn: Any, shop: str, pairs: list[tuple[str, str, float]]) -> None:
+        """Grow each (source, neighbour) score by its weight, in order, cutting lists past PRUNE_AT."""
         with self._lock:
             lists = self._shop(conn, shop, {source for source, _, _ in pairs})
             dirty = self._dirty[shop]
@@ -280,11 +324,7 @@ class Model:
                 self._dirty = defaultdict(set)
             self._popularity = defaultdict(float)
         try:
-            if changed:
-                conn.executemany(_DELETE_SQL, [(shop, pid) for shop, pid, _ in changed])
-                conn.executemany(_INSERT_SQL, [(shop, pid, n, score) for shop, pid, scores in changed
-                                               for n, score in scores.items()])
-                conn.executemany(_COUNT_SQL, [(shop, pid, len(scores)) for shop, pid, scores in changed])
+            write_lists(conn, changed)
             if popularity:
                 conn.executemany(_POPULARITY_SQL, popularity)
         except BaseException:
@@ -339,10 +379,10 @@ class Model:
 
 
 def model_of(conn: Any) -> Model:
-    """The model a connection learns into (db.connect_sync and Database give every connection one)."""
+    """The model a connection learns into (connection.connect_sync and db.Database give every connection one)."""
     model: Model | None = getattr(conn, "model", None)
     if model is None:
-        raise RuntimeError("this connection has no recommender model; open it with cartback.db.connect_sync")
+        raise RuntimeError("this connection has no recommender model; open it with cartback.connection.connect_sync")
     return model
 
 

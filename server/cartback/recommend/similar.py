@@ -36,11 +36,11 @@ def _fills_sql(n_categories: int, popular: bool) -> str:
         parts.append(f"""SELECT * FROM (SELECT {i + 1}, r.popularity, {_DETAILS} FROM rec_products r
         JOIN products p ON p.shop = r.shop AND p.id = r.product_id
         WHERE r.shop = ? AND r.category = ? AND p.category = r.category AND {_RECOMMENDABLE}
-        ORDER BY r.popularity DESC LIMIT ?)""")
+        ORDER BY r.popularity DESC LIMIT ?) AS fill{i + 1}""")
     if popular:
         parts.append(f"""SELECT * FROM (SELECT {n_categories + 1}, r.popularity, {_DETAILS}
         FROM rec_products r JOIN products p ON p.shop = r.shop AND p.id = r.product_id
-        WHERE r.shop = ? AND {_RECOMMENDABLE} ORDER BY r.popularity DESC LIMIT ?)""")
+        WHERE r.shop = ? AND {_RECOMMENDABLE} ORDER BY r.popularity DESC LIMIT ?) AS popular""")
     return "\nUNION ALL\n".join(parts)
 
 

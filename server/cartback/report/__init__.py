@@ -13,7 +13,7 @@ The names other modules import are re-exported here, so `from cartback.report im
 from __future__ import annotations
 
 from ..shop_settings import attribution_days, holdout_share
-from .build import build_report, read_connection, report_in_snapshot, report_json, shop_or_404
+from .build import build_report, report_in_snapshot, report_json, shop_or_404
 from .csv_export import CSV_COLUMNS, DAILY_CSV_COLUMNS, daily_csv, report_csv
 from .daily import add_rolled, daily_rows, rolled_days
 from .figures import (
@@ -50,6 +50,6 @@ __all__ = [
     "HOLDOUT_METRICS", "LAST_DATE", "MAX_DAYS", "OUTLIER_FACTOR", "RESTORE_METRICS", "SCOPES", "VERDICT_CODES",
     "VISITORS", "Figures", "Prices", "ScopeFigures", "add_rolled", "attribution_days", "build_report", "compute_raw",
     "daily_csv", "daily_rows", "day_number", "day_of", "day_text", "holdout_json", "holdout_share", "order_total",
-    "parse_day", "parse_period", "purchase_confirmed", "purchase_items", "read_connection", "report_csv",
+    "parse_day", "parse_period", "purchase_confirmed", "purchase_items", "report_csv",
     "report_in_snapshot", "report_json", "rolled_days", "shop_or_404", "today_utc", "verdict_code", "verdict_text",
 ]

@@ -13,6 +13,7 @@ import sqlite3
 from datetime import date
 from typing import Any, Protocol
 
+from ..connection import begin_read, reader_connection
 from ..errors import ApiError
 from ..shop_settings import attribution_days, holdout_share
 from ..shops import HOLDOUT_CHANGED, Shop, get_shop
@@ -106,16 +107,9 @@ def build_report(conn: sqlite3.Connection, shop: Shop, start: date, end: date) -
     }
 
 
-def read_connection(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA query_only=1")
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
-
-
 def report_in_snapshot(conn: sqlite3.Connection, shop: Shop, start: date, end: date) -> dict[str, Any]:
     """`build_report` in one read transaction: every figure sees the same snapshot."""
-    conn.execute("BEGIN")
+    begin_read(conn)
     try:
         return build_report(conn, shop, start, end)
     finally:
@@ -131,7 +125,7 @@ def shop_or_404(conn: sqlite3.Connection, shop_id: str) -> Shop:
 
 def _report_sync(path: str, shop: Shop | str, date_from: object, date_to: object) -> dict[str, Any]:
     start, end = parse_period(date_from, date_to)
-    conn = read_connection(path)
+    conn = reader_connection(path)
     try:
         found = shop if isinstance(shop, Shop) else shop_or_404(conn, str(shop))
         return report_in_snapshot(conn, found, start, end)

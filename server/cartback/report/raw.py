@@ -78,11 +78,13 @@ WHERE shop = ? AND type = 'purchase' AND ts >= ? AND ts < ?
 # first moment was earlier than their first block still stored belongs to that earlier day.
 _COHORT_SQL = """
 WITH firsts AS (
-    SELECT vid, min(ts) AS first, holdout FROM blocks
+    SELECT vid, min(ts) AS first FROM blocks
     WHERE shop = :shop AND ts >= :lo AND ts < :hi
     GROUP BY vid
 )
-SELECT f.vid, f.first, f.holdout FROM firsts f
+SELECT f.vid, f.first,
+       (SELECT b.holdout FROM blocks b WHERE b.shop = :shop AND b.vid = f.vid AND b.ts = f.first LIMIT 1)
+FROM firsts f
 WHERE NOT EXISTS (SELECT 1 FROM blocks e WHERE e.shop = :shop AND e.vid = f.vid AND e.ts < f.first)
   AND NOT EXISTS (SELECT 1 FROM visitors v WHERE v.shop = :shop AND v.vid = f.vid
                   AND v.first_eligible_at < f.first)
