@@ -1,5 +1,6 @@
 """The dashboard's pages (cartback.dashboard.views), in process: figures in each language, the
-holdout's verdict, a report that fails, the CSV export, the language cookie, the shop link."""
+holdout's verdict, a report that fails, the CSV export, error pages, the language cookie, the shop
+link."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import pytest
 from cartback.dashboard import views
 from cartback.dashboard.pages import LANG_COOKIE
+from cartback.errors import ApiError
 
 from tests.dashboard_app import DashboardApp
 
@@ -110,6 +112,28 @@ def test_the_csv_export(dash, report):
     assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
     start = (today - dt.timedelta(days=6)).isoformat()
     assert r.headers["content-disposition"] == f'attachment; filename="cartback-dash-{start}-{today}-daily.csv"'
+
+
+def test_errors_at_dashboard_addresses_are_pages_in_the_readers_language(dash, report, monkeypatch):
+    browser = dash.browser()
+    r = browser.get("/dashboard/no-such-page?lang=en")
+    assert (r.status_code, r.headers["content-type"]) == (404, "text/html; charset=utf-8")
+    assert "There is no such page" in r.text and 'href="/dashboard"' in r.text
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "Böyle bir sayfa yok" in browser.get("/dashboard/no-such-page?lang=tr").text
+    # The API's addresses keep answering JSON.
+    assert browser.get("/no-such-page").json()["error"]["code"] == "not_found"
+
+    browser.sign_in()
+
+    async def unavailable(request, shop, period):
+        raise ApiError(503, "storage_unavailable", "database: cannot read (the database is gone)", "database")
+
+    monkeypatch.setattr(views, "load_report", unavailable)
+    r = browser.get("/dashboard/export.csv?lang=tr")
+    assert (r.status_code, r.headers["content-type"]) == (503, "text/html; charset=utf-8")
+    assert "Panel şu anda kullanılamıyor" in r.text
+    assert "503 · database: cannot read (the database is gone)" in r.text
 
 
 def test_the_language_asked_for_is_remembered(dash):

@@ -47,15 +47,15 @@ def test_the_migrations_types_are_wide_enough():
         "n BIGINT);"
 
 
-def _cut_connections(url: str) -> int:
-    """What a database restart does to the servers' connections (this database's only: other test
-    sessions and benchmarks on the same PostgreSQL keep theirs)."""
+def _cut_connections(url: str, database: str | None = None) -> int:
+    """What a database restart does to the servers' connections to `database` (the one `url` names
+    unless given: other test sessions and benchmarks on the same PostgreSQL keep theirs)."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as admin:
         return admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                             "WHERE application_name = 'cartback' AND datname = current_database() "
-                             "AND pid <> pg_backend_pid()").fetchone()[0]
+                             "WHERE application_name = 'cartback' AND datname = coalesce(%s::text, current_database()) "
+                             "AND pid <> pg_backend_pid()", (database,)).fetchone()[0]
 
 
 def _view(client: httpx.Client, shop, pid: str, vid: str | None = None) -> httpx.Response:
@@ -175,3 +175,35 @@ def test_two_retention_runs_at_once_leave_the_rolled_up_figures_as_one_run_does(
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.slow
+def test_the_dashboard_answers_a_page_while_the_database_is_gone_and_signs_in_once_it_is_back(pg_database):
+    import psycopg
+
+    server = ServerProcess(pg_database).start()
+    shop = add_shop(pg_database, [ORIGIN], locale="en")
+    name = pg_database.rsplit("/", 1)[1]
+
+    def sign_in(client: httpx.Client, key: str) -> httpx.Response:
+        return client.post("/dashboard/login?lang=en", data={"shop": shop.id, "key": key})
+
+    def allow(yes: bool) -> None:
+        with psycopg.connect(pg_database.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(yes).lower()}')
+
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            assert sign_in(client, "wrong").status_code == 401
+            allow(False)
+            assert _cut_connections(pg_database.rsplit("/", 1)[0] + "/postgres", name) >= 1
+            r = sign_in(client, "wrong")
+            assert (r.status_code, r.headers["content-type"]) == (503, "text/html; charset=utf-8"), r.text
+            assert "The dashboard is not available right now" in r.text and "Back to the dashboard" in r.text
+            assert "503 · database: cannot read" in r.text and "PostgreSQL" in r.text
+            assert "script-src 'self'" in r.headers["content-security-policy"]
+            allow(True)
+            assert eventually(lambda: sign_in(client, shop.api_key).status_code, 303, within=10) == 303
+    finally:
+        allow(True)
+        server.stop()

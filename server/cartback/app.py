@@ -40,15 +40,30 @@ async def preflight(request: Request) -> Response:
     })
 
 
+def _on_dashboard(request: Request) -> bool:
+    # A marketer's browser, which would show the API's JSON as a wall of text.
+    path = request.url.path
+    return path == "/dashboard" or path.startswith("/dashboard/")
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    if _on_dashboard(request):
+        return dashboard.error_page(request, exc.status, exc.message)
+    return await api_error_handler(request, exc)
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return ApiError(exc.status_code, code, f"path: {exc.detail} ({request.method} {request.url.path})",
-                    "path").to_response()
+    return await api_error(request, ApiError(
+        exc.status_code, code, f"path: {exc.detail} ({request.method} {request.url.path})", "path"))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if _on_dashboard(request):
+        return dashboard.error_page(request, 500, "internal error; see the server log")
     return JSONResponse({"error": {"code": "internal", "message": "internal error; see the server log"}},
                         status_code=500)
 
@@ -123,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *dashboard.routes,
             Route("/v1/{rest:path}", preflight, methods=["OPTIONS"]),
         ],
-        exception_handlers={ApiError: api_error_handler, HTTPException: http_error, ClientDisconnect: client_disconnect,
+        exception_handlers={ApiError: api_error, HTTPException: http_error, ClientDisconnect: client_disconnect,
                             Exception: server_error},
         lifespan=lifespan,
         front={("GET", "/snippet.js"): assets.snippet_js, ("POST", "/v1/events"): events.post_events,

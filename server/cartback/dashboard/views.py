@@ -33,6 +33,15 @@ async def login_page(request: Request) -> Response:
                        shop_id=request.query_params.get("shop", "")[:63])
 
 
+def error_page(request: Request, status: int, detail: str) -> Response:
+    """An error on a dashboard address as a page in the reader's language, not the API's JSON: a
+    marketer's browser shows it. `detail` is the API's message, for whoever runs the server."""
+    locale, _ = page_locale(request)
+    kind = {503: "unavailable", 404: "not_found"}.get(status, "other")
+    return render_page(request, "error.html", locale, status=status, heading=f"error_{kind}",
+                       advice=f"error_{kind}_advice", code=status, detail=detail)
+
+
 async def load_report(request: Request, shop: Shop, period: Period) -> dict[str, Any]:
     await services(request).render_log.flush()  # blocks rendered a moment ago count too
     return await report_json(services(request).db, shop, period.start, period.end)
