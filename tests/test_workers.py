@@ -412,8 +412,11 @@ def test_a_killed_worker_loses_no_acknowledged_event_and_is_replaced(tmp_path):
 @sqlite_only  # PostgreSQL takes any number of servers
 def test_a_second_server_or_demo_on_the_file_is_refused(tmp_path):
     db = tmp_path / "cartback.db"
-    server = Workers(db, 2).start()
+    server = Workers(db, 2, "--rate-limit", "600").start()
     try:
+        # The one rule that is not shared is said as the server starts.
+        assert "Rate limits are counted in each worker: a client whose requests reach all 2 may get up to 2 " \
+               "times --rate-limit" in server.output()
         for command in (["serve", "--port", str(free_port())], ["demo", "--port", "0", "--shop-port", "0"]):
             second = subprocess.run([sys.executable, "-m", "cartback", *command, "--host", "127.0.0.1",
                                      "--db", str(db)], cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -427,7 +430,10 @@ def test_a_second_server_or_demo_on_the_file_is_refused(tmp_path):
     finally:
         server.stop()
     # The lock went with the parent: the file can be served again, by one process too.
-    ServerProcess(db).start().stop()
+    alone = ServerProcess(db)
+    before = alone.log.stat().st_size  # the same log as the workers'
+    alone.start().stop()
+    assert "Cartback on http://" in alone.output(before) and "Rate limits" not in alone.output(before)
 
 
 def test_workers_end_with_their_parent_even_when_it_is_killed(tmp_path):

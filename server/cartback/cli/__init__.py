@@ -70,6 +70,11 @@ def _serve(args: argparse.Namespace) -> int:
                 return 2
         workers = f", {args.workers} workers" if args.workers > 1 else ""
         print(f"Cartback on http://{args.host}:{args.port}  (database {args.db}{workers})", flush=True)
+        if args.workers > 1 and (args.rate_limit or args.address_limit or args.key_failure_limit):
+            # Sharing the counts would put a write on every request (docs/SCALING.md).
+            print(f"Rate limits are counted in each worker: a client whose requests reach all {args.workers} "
+                  f"may get up to {args.workers} times --rate-limit, --address-limit and --key-failure-limit.",
+                  flush=True)
         return run(settings, args.log_level, args.trusted_proxy, args.max_connections, args.header_timeout,
                    args.workers)
     finally:
