@@ -262,18 +262,25 @@ def test_erasing_a_visitor_through_one_worker_removes_what_the_others_wrote(work
     put_products(workers.db_path, shop.id, [product(p) for p in ("a", "b", "c")])
     auth = {"authorization": f"Bearer {shop.api_key}"}
     erased = []
-    crossed = 0
-    for _ in range(8):
+    blocks = 0
+    for _ in range(4):
         token, _ = workers.track(shop.id, [{"type": "view", "product": "a"}, {"type": "add", "product": "b"}])
         workers.track(shop.id, [{"type": "favorite", "product": "c"}], token)
-        block = workers.block(shop.id, token)  # its record waits in that worker's render log
-        assert block.status == 200
+
+        def block() -> Answer:
+            nonlocal blocks
+            answer = workers.block(shop.id, token)  # its record waits in that worker's render log
+            assert answer.status == 200
+            blocks += 1
+            return answer
+
+        # Every worker holds a record of this visitor's block, so whichever worker takes the erasure,
+        # the others hold one too (the kernel may send a busy machine's requests all to one worker).
+        workers.every_worker(block)
         vid = token.split(".")[0]
         gone = workers.call("DELETE", f"/v1/shops/{shop.id}/visitors/{vid}", headers=auth)
         assert gone.status == 200 and gone.json()["erased"], gone.text
-        crossed += gone.worker != block.worker
         erased.append(vid)
-    assert crossed >= 1, "every erasure went to the worker that served the visitor's block"
     time.sleep(1.5)  # every worker's render log has been written by now
     for _ in range(2):
         for vid in erased:
@@ -284,7 +291,7 @@ def test_erasing_a_visitor_through_one_worker_removes_what_the_others_wrote(work
     conn = connect_sync(str(workers.db_path))
     try:
         kept = conn.execute("SELECT count(*) FROM blocks WHERE shop = ? AND vid LIKE 'erased-%'", (shop.id,))
-        assert kept.fetchone()[0] == len(erased)
+        assert kept.fetchone()[0] == blocks
     finally:
         conn.close()
 
