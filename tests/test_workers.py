@@ -172,15 +172,17 @@ def new_shop(server: Workers, **settings: object):
 
 def test_an_acknowledged_event_is_in_the_next_block_whichever_worker_answers(workers):
     shop = new_shop(workers)
-    put_products(workers.db_path, shop.id, [product(f"p{i}") for i in range(40)])
+    put_products(workers.db_path, shop.id, [product(f"p{i}") for i in range(200)])
     vid = None
     crossed = 0
-    for i in range(40):
+    for i in range(200):  # 40 at least; more while the kernel gives blocks to the worker that took the event
         vid, took = workers.track(shop.id, [{"type": "view", "product": f"p{i}"}], vid)
         block = workers.block(shop.id, vid)
         # The product just acknowledged leads the block, not the one before it.
         assert shown(block)[:1] == [f"p{i}"], (i, took, block.worker, block.status)
         crossed += took != block.worker
+        if i >= 39 and crossed >= 3:
+            break
     assert crossed >= 3, "the kernel gave every block to the worker that took its event"
 
 
@@ -267,7 +269,7 @@ def test_erasing_a_visitor_through_one_worker_removes_what_the_others_wrote(work
         token, _ = workers.track(shop.id, [{"type": "view", "product": "a"}, {"type": "add", "product": "b"}])
         workers.track(shop.id, [{"type": "favorite", "product": "c"}], token)
 
-        def block() -> Answer:
+        def block(token: str = token) -> Answer:
             nonlocal blocks
             answer = workers.block(shop.id, token)  # its record waits in that worker's render log
             assert answer.status == 200
