@@ -10,6 +10,7 @@ sqlite3 `Connection` subclass it stands in for.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -28,12 +29,31 @@ T = TypeVar("T")
 WAL_AUTOCHECKPOINT = 10_000
 
 
+BUSY_TIMEOUT = 5.0  # seconds a connection waits for another's lock
+
+
 def _pragmas(conn: sqlite3.Connection, synchronous: str = "NORMAL") -> None:
-    conn.execute("PRAGMA journal_mode=WAL")
+    _wal(conn)
     conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL, as many processes opening a new file at once may each try to.
+    The switch reads the file, then needs it alone: SQLite answers "database is locked" at once,
+    without waiting, when another connection's lock is in the way (waiting could deadlock), so
+    this waits here, up to the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if (exc.sqlite_errorcode & 0xFF) != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 rollback_hooks: list[Callable[[], None]] = []
