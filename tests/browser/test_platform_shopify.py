@@ -72,22 +72,24 @@ def shop(page, traffic, cartback_server, make_shop, seed_catalog):
 
 
 def product_page(shop: Flow, pid: str, qty: int = 1, root: str = "/") -> None:
-    variant, name, cents = PRODUCTS[pid]
-    shop.goto("shopify-product.html", root=root, id=pid, variant=str(variant), name=name, price=str(cents / 100),
-                    qty=str(qty), url=f"{shop.site.url}/products/{pid}", image=f"{shop.site.url}/img/{pid}.svg")
+    """The product page, once the adapter has run and its first read of /cart.js is back.
 
-
-def add_through_the_theme(shop: Flow, pid: str, qty: int, root: str = "/") -> None:
+    That first read is the adapter's baseline (a cart already full when the page opened is no new
+    add). A change the page makes before it is back may be in it, and then shows only as the cart;
+    a visitor is slower than that, a test must wait for it."""
     def reads():
         return [r for r in shop.traffic.requests if urlsplit(r.url).path.endswith("/cart.js")]
     before = len(reads())
-    product_page(shop, pid, qty, root)
-    # An add that lands before the adapter's first read of /cart.js is part of that read's baseline
-    # and reported as the cart, not as an add (a cart already full when the page opened is no new
-    # add), so the visitor clicks once that read is back.
+    variant, name, cents = PRODUCTS[pid]
+    shop.goto("shopify-product.html", root=root, id=pid, variant=str(variant), name=name, price=str(cents / 100),
+                    qty=str(qty), url=f"{shop.site.url}/products/{pid}", image=f"{shop.site.url}/img/{pid}.svg")
     shop.adapter_ready()
     shop.traffic.wait(lambda: len(reads()) > before and shop.traffic.finished(reads()[before]),
                       what="the adapter's first read of the cart")
+
+
+def add_through_the_theme(shop: Flow, pid: str, qty: int, root: str = "/") -> None:
+    product_page(shop, pid, qty, root)
     shop.page.click("button[name=add]")
     shop.page.wait_for_selector("#added", state="visible")
 
@@ -97,7 +99,6 @@ def test_views_favourites_and_the_theme_cart_come_back_on_the_empty_cart(shop, p
     product_page(shop, "1003")  # viewed only (JSON-LD)
     traffic.wait_events(1, "view")
     product_page(shop, "1002")
-    shop.adapter_ready()
     page.click("#wishlist")  # the wishlist app's GA4 tag
     assert traffic.wait_events(1, "favorite")[0]["product"]["id"] == "1002"
 
@@ -166,7 +167,6 @@ def test_the_themes_own_requests_get_what_they_would_without_the_adapter(shop, p
     shop.make()
     shop.site.extra["sold_out"] = {5004}
     product_page(shop, "1001")
-    shop.adapter_ready()
     seen = page.evaluate("""async () => {
         const out = {};
         // fetch: the same status, headers and body, read by the page as usual; an Error when the
@@ -198,7 +198,6 @@ def test_a_cart_api_that_answers_garbage_breaks_nothing(shop, page, traffic, pag
     shop.make()
     shop.site.api = lambda site, r: (200, "<html>Maintenance</html>", {"Content-Type": "text/html"})
     product_page(shop, "1001")
-    shop.adapter_ready()
     # The adapter's read at load got HTML; so does the one after this add, and the page its text.
     assert page.evaluate("fetch('/cart/add.js', {method: 'POST', body: '{}'}).then(r => r.text())") == \
         "<html>Maintenance</html>"
